@@ -1,0 +1,100 @@
+"""Actuator protocol v1: line-based ASCII over a serial port (115200 8N1).
+
+Request ``<id> <VERB> [args]\\n``; reply ``<id> OK [k=v …]\\n`` or ``<id> ERR <code> <text>\\n``.
+
+Verbs:
+  ``PING``                      -> ``OK fw=… proto=1 channels=N``
+  ``LID <ch> CLOSE|OPEN``       close or open the lid (a servo or solenoid on the lid)
+  ``PWR <ch> PRESS <ms>``       press the power button for <ms> milliseconds
+  ``AC <ch> ON|OFF``            switch the Mac's mains/USB-C power
+  ``STATUS <ch>``               lid and AC state
+
+The firmware remembers recent ids: a retried request with the same id is answered again but not
+acted on twice (a doubled power press would put the Mac straight back to sleep). Action replies
+carry ``at=<µs>``, the instant the firmware acted by its own clock.
+
+Pure functions only: the driver (``rig/actuator.py``) and the twin's firmware both use them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROTOCOL = 1
+VERBS = ("PING", "LID", "PWR", "AC", "STATUS")
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str
+    verb: str
+    channel: int = 0
+    arg: str = ""
+    ms: int = 0
+
+    def line(self) -> bytes:
+        parts = [self.id, self.verb]
+        if self.verb != "PING":
+            parts.append(str(self.channel))
+        if self.verb in ("LID", "AC"):
+            parts.append(self.arg)
+        elif self.verb == "PWR":
+            parts += ["PRESS", str(self.ms)]
+        return (" ".join(parts) + "\n").encode("ascii")
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: str
+    ok: bool
+    fields: dict = field(default_factory=dict)
+    code: int = 0
+    text: str = ""
+
+
+def parse_request(line: str) -> Request:
+    parts = line.split()
+    if len(parts) < 2:
+        raise ValueError("expected '<id> <VERB> [args]'")
+    rid, verb, args = parts[0], parts[1].upper(), parts[2:]
+    if verb not in VERBS:
+        raise ValueError(f"unknown verb {verb}")
+    if verb == "PING":
+        return Request(rid, verb)
+    if not args or not args[0].isdigit():
+        raise ValueError(f"{verb}: channel number required")
+    ch = int(args[0])
+    if verb == "LID" and len(args) == 2 and args[1].upper() in ("CLOSE", "OPEN"):
+        return Request(rid, verb, ch, args[1].upper())
+    if verb == "AC" and len(args) == 2 and args[1].upper() in ("ON", "OFF"):
+        return Request(rid, verb, ch, args[1].upper())
+    if verb == "PWR" and len(args) == 3 and args[1].upper() == "PRESS" and args[2].isdigit():
+        return Request(rid, verb, ch, "PRESS", int(args[2]))
+    if verb == "STATUS" and len(args) == 1:
+        return Request(rid, verb, ch)
+    raise ValueError(f"{verb}: bad arguments {' '.join(args)}")
+
+
+def format_reply(rid: str, ok: bool = True, code: int = 0, text: str = "", **fields) -> bytes:
+    if ok:
+        kv = " ".join(f"{k}={v}" for k, v in fields.items())
+        return f"{rid} OK{(' ' + kv) if kv else ''}\n".encode("ascii")
+    return f"{rid} ERR {code} {text}\n".encode("ascii", "replace")
+
+
+def parse_reply(line: str) -> Reply:
+    """Parse one reply line; raises ValueError for anything that is not protocol v1."""
+    parts = line.strip().split(" ")
+    if len(parts) < 2 or not parts[0]:
+        raise ValueError(f"not a protocol-v1 reply: {line.strip()!r}")
+    rid, status = parts[0], parts[1]
+    if status == "OK":
+        fields = {}
+        for kv in parts[2:]:
+            if "=" not in kv:
+                raise ValueError(f"bad field {kv!r} in reply {line.strip()!r}")
+            k, v = kv.split("=", 1)
+            fields[k] = v
+        return Reply(rid, True, fields)
+    if status == "ERR" and len(parts) >= 3 and parts[2].isdigit():
+        return Reply(rid, False, {}, int(parts[2]), " ".join(parts[3:]))
+    raise ValueError(f"not a protocol-v1 reply: {line.strip()!r}")

@@ -1,0 +1,125 @@
+"""The ``rig`` command line (click): run, score, report, parse.
+
+``rig run`` with no ``--lab`` starts the embedded twin lab (simulated Macs, actuator, gateway)
+and runs on it; with ``--lab FILE`` it drives the rack the file describes.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+def _fmt_cycle(rec: dict, total: int) -> str:
+    if rec.get("outcome") in ("rig_error", "dut_hang", "unknown") and "sleep_s" not in rec:
+        return f"{rec['mac']:<8}  cycle {rec['cycle']}/{total}  {rec['outcome'].upper()}: {rec.get('reason', '')}"
+    ttt = rec.get("ttt_s")
+    ttt_txt = "censored" if rec.get("ttt_censored") else (f"{ttt:.2f} s" if ttt is not None else "n/a")
+    mins = (rec.get("sleep_s") or 0) / 60
+    return (f"{rec['mac']:<8}  cycle {rec['cycle']}/{total}  sleep {mins:.0f}m ({rec.get('dark_wakes', 0)} dark wakes)"
+            f"  reconnects {rec.get('reconnects_in_sleep', 0)}  false alerts {rec.get('false_alerts', 0)}"
+            f"  TTT {ttt_txt}  {str(rec.get('outcome', '')).upper()}")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="rig")
+def main() -> None:
+    """Sleep/wake test rig for macOS network extensions."""
+
+
+@main.command()
+@click.option("--lab", "lab_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="lab.toml of a real rack (default: start the embedded twin lab)")
+@click.option("--build", default="twin:naive", show_default=True,
+              help="build under test; on the twin, twin:MODEL picks the extension model")
+@click.option("--cycles", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--dwell", default="45m", show_default=True, help="sleep per cycle (45m, 2h, 90s)")
+@click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
+@click.option("--reports", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where run folders land (default: the lab's, else ./reports)")
+@click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="continue an interrupted run folder")
+@click.option("--scale", default=200.0, show_default=True, help="twin only: virtual seconds per wall second")
+@click.option("--seed", default=1, show_default=True, help="twin only: random seed of the simulated lab")
+def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed) -> None:
+    """Run sleep/wake cycles and write a run folder with a report."""
+    from .cycle import Plan
+    from .lab import LabError, load_lab
+    from .run import drive, parse_duration, start_run
+    from .run_folder import RunFolder
+    from .suites import SUITES
+
+    try:
+        dwell_s = parse_duration(dwell)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--dwell")
+    twin = None
+    if lab_path is None:
+        if not build.startswith("twin:"):
+            raise click.UsageError("without --lab the rig runs on the twin: use --build twin:MODEL")
+        from .twin.launch import TwinProcess
+        from .twin.serve import TwinConfig
+
+        twin = TwinProcess(TwinConfig(build=build.split(":", 1)[1], scale=scale, seed=seed))
+        try:
+            lab_path = twin.start()
+        except (RuntimeError, ValueError) as e:
+            raise click.ClickException(f"twin lab did not start: {e}")
+        click.echo(f"twin lab: {len(load_lab(lab_path).macs)} Macs, clock x{scale:g}, build {build}")
+    try:
+        try:
+            lab = load_lab(lab_path)
+            selected = lab.select([m for m in macs.split(",") if m])
+        except LabError as e:
+            raise click.ClickException(str(e))
+        suite = SUITES["dark_wake"]
+        plan = Plan(build=build, cycles=cycles, dwell_s=dwell_s, gates=list(suite["gates"]))
+        out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
+        folder = RunFolder(resume) if resume else start_run(lab, plan, out, command=["rig", *sys.argv[1:]],
+                                                            macs=selected)
+        stop = threading.Event()
+        try:
+            scores = drive(lab, folder, plan, selected, stop=stop,
+                           on_cycle=lambda rec: click.echo(_fmt_cycle(rec, cycles)))
+        except KeyboardInterrupt:
+            stop.set()
+            raise click.ClickException(f"interrupted; resume with: rig run --resume {folder.path}")
+        click.echo(f"verdict: {scores['verdict'].upper()}")
+        click.echo(f"report: {folder.report_html}")
+    finally:
+        if twin is not None:
+            truth = twin.stop()
+            if truth and 'folder' in locals():
+                import json
+
+                (folder.path / "twin-truth.json").write_text(json.dumps(truth))
+            twin.cleanup()
+    sys.exit(0)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def score(run_dir) -> None:
+    """Re-derive events, cycles, scores and reports of RUN_DIR from raw/ and the journal."""
+    from .derive import derive_run
+
+    s = derive_run(run_dir)
+    click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def report(run_dir) -> None:
+    """Rebuild report.html and summary.md of RUN_DIR (re-deriving what they need)."""
+    from .derive import derive_run
+
+    derive_run(run_dir)
+    click.echo(f"report: {Path(run_dir) / 'report.html'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""The cycle runner: the eight steps of a sleep/wake cycle (DESIGN.md, "A cycle").
+
+Orchestration lives here and only here: drivers (``ssh.py``, ``actuator.py``) know their
+protocols, this module knows what a cycle does with them.
+
+1. Precondition: Mac reachable, extension at the expected build; offsets measured. The cycle is
+   journaled as ``unknown`` *before* acting, so a hang can never lose it.
+2. Close SSH sessions (an open session can hold off sleep), then sleep: lid close through the
+   actuator, or ``pmset sleepnow``.
+3. Dwell.
+4. Full wake: lid open or a power press; the actuator's instant is the anchor.
+5. Wait for SSH (bounded); if it never answers, walk the recovery ladder, then ``dut_hang``.
+6. Wait for the tunnel (bounded), then hold for the alert grace period so late alerts are seen.
+7. Collect the cycle's window of pmset log, unified log and gateway log into ``raw/<mac>/<cycle>/``;
+   measure offsets again.
+8. Journal the outcome. Any exception becomes an outcome (``rig_error``), never a crash.
+"""
+from __future__ import annotations
+
+import threading
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import collect, derive
+from .actuator import open_actuator
+from .clock import Clock
+from .clock_offset import measure_offset
+from .journal import Journal
+from .lab import Lab, Mac
+from .outcomes import DutHang, Outcome, RigError
+from .ssh import SSHSession, Unreachable, wait_reachable
+
+
+@dataclass
+class Plan:
+    """What a run does to each Mac; lab seconds throughout."""
+
+    build: str
+    cycles: int = 2
+    dwell_s: float = 45 * 60
+    grace_s: float = 30.0
+    wake_timeout_s: float = 180.0
+    tunnel_timeout_s: float = 60.0
+    precondition_timeout_s: float = 120.0
+    power_press_ms: int = 300
+    hang_limit: int = 2  # hangs after which a Mac is skipped for the rest of the run
+    gates: list = field(default_factory=list)
+
+    @property
+    def expected_version(self) -> str:
+        return self.build.split(":", 1)[-1]
+
+
+class ActuatorBank:
+    """The lab's actuators, opened lazily, one lock each (Macs share a serial port)."""
+
+    def __init__(self, lab: Lab, clock: Clock):
+        self.lab, self.clock = lab, clock
+        self._open: dict = {}
+        self._locks = {name: threading.Lock() for name in lab.actuators}
+        self._guard = threading.Lock()
+
+    def act(self, name: str, fn: Callable):
+        with self._locks[name]:
+            with self._guard:
+                dev = self._open.get(name)
+                if dev is None:
+                    dev = self._open[name] = open_actuator(self.lab.actuators[name], self.clock)
+            return fn(dev)
+
+    def close(self) -> None:
+        for dev in self._open.values():
+            dev.close()
+
+
+class CycleRunner:
+    def __init__(self, lab: Lab, run_dir: Path, plan: Plan, journal: Journal, clock: Clock,
+                 on_cycle: Callable[[dict], None] | None = None, stop: threading.Event | None = None):
+        self.lab, self.run_dir, self.plan, self.journal, self.clock = lab, Path(run_dir), plan, journal, clock
+        self.actuators = ActuatorBank(lab, clock)
+        self.on_cycle = on_cycle or (lambda rec: None)
+        self.stop = stop or threading.Event()
+        self._offsets: dict[str, list] = {}  # host -> offsets measured this run (for log windows)
+
+    # -- the night ----------------------------------------------------------------------------
+    def run(self, macs: list[Mac], done: set | None = None) -> None:
+        """Drive every Mac in its own thread; ``done`` holds (mac, cycle) already finished."""
+        threads = [threading.Thread(target=self.run_mac, args=(m, done or set()), name=f"mac-{m.name}")
+                   for m in macs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.actuators.close()
+
+    def run_mac(self, mac: Mac, done: set) -> None:
+        hangs = 0
+        for k in range(1, self.plan.cycles + 1):
+            if (mac.name, k) in done:
+                continue
+            if self.stop.is_set():
+                break
+            if hangs >= self.plan.hang_limit:
+                self._journal_skip(mac, k, f"skipped: {hangs} hangs this run (Mac marked unhealthy)")
+                continue
+            rec = self.run_cycle(mac, k)
+            if rec["outcome"] == Outcome.DUT_HANG.value:
+                hangs += 1
+
+    # -- one cycle ----------------------------------------------------------------------------
+    def run_cycle(self, mac: Mac, k: int) -> dict:
+        start = self.clock.now()
+        self.journal.append({"type": "cycle_start", "mac": mac.name, "cycle": k, "t": start,
+                             "outcome": Outcome.UNKNOWN.value, "build": self.plan.build,
+                             "utc": datetime.fromtimestamp(start, timezone.utc).isoformat()})
+        raw = self.run_dir / "raw" / mac.name / f"{k:03d}"
+        step = "precondition"
+        try:
+            ssh = wait_reachable(mac.ssh, self.clock, self.plan.precondition_timeout_s)
+            with ssh:
+                self._offset(ssh, mac.name, mac.name, k)
+                self._check_build(ssh, mac)
+                self._gateway_offset(mac, k)
+                step = "sleep"
+                self._sleep(mac, k, ssh)
+            step = "dwell"
+            self.clock.sleep(self.plan.dwell_s)
+            step = "wake"
+            anchor = self._wake(mac, k)
+            step = "wait for SSH"
+            ssh = self._await_ssh(mac, k)
+            with ssh:
+                self._offset(ssh, mac.name, mac.name, k)
+                step = "wait for tunnel"
+                collect.wait_for_tunnel(ssh, self.lab, mac.name, anchor, self._offsets[mac.name][-1].offset,
+                                        self.clock, self.plan.tunnel_timeout_s)
+                # hold for the grace period: an alert raised late must land in this cycle's logs
+                self.clock.sleep(anchor + self.plan.grace_s + 5.0 - self.clock.now())
+                step = "collect"
+                end = self.clock.now()
+                collect.collect_mac(ssh, self.lab, mac, raw, start, end, self._last_offsets(mac.name))
+                self._offset(ssh, mac.name, mac.name, k)
+            collect.collect_gateway(self.lab, raw, start, end, self.clock, self._last_offsets(self._gw_name()))
+            outcome, reason = Outcome.PASS, ""
+        except DutHang as e:
+            outcome, reason = Outcome.DUT_HANG, str(e)
+        except RigError as e:
+            outcome, reason = Outcome.RIG_ERROR, f"{step}: {e}"
+        except Exception as e:  # noqa: BLE001 - an unexpected failure is a rig error, never a crash
+            outcome, reason = Outcome.RIG_ERROR, f"{step}: unexpected {type(e).__name__}: {e}"
+            (raw).mkdir(parents=True, exist_ok=True)
+            (raw / "traceback.txt").write_text(traceback.format_exc())
+        rec = {"type": "cycle_end", "mac": mac.name, "cycle": k, "t": self.clock.now(),
+               "collected": outcome is Outcome.PASS, "outcome": outcome.value, "reason": reason}
+        scored: dict = {}
+        if outcome is Outcome.PASS:
+            # Collected; the build's verdict (pass/fail against the gates) comes from scoring.
+            try:
+                scored = derive.score_collected_cycle(self.run_dir, mac.name, k)
+                rec["outcome"] = scored["outcome"]
+            except Exception as e:  # noqa: BLE001 - a scoring bug must not lose the cycle
+                rec.update(outcome=Outcome.RIG_ERROR.value, reason=f"scoring: {type(e).__name__}: {e}")
+        self.journal.append(rec)
+        self.on_cycle({**scored, **rec})
+        return rec
+
+    # -- steps --------------------------------------------------------------------------------
+    def _offset(self, ssh: SSHSession, host: str, mac: str, k: int) -> None:
+        off = measure_offset(ssh, host)
+        self.journal.append({"type": "offset", "mac": mac, "cycle": k, **off.as_dict()})
+        self._offsets.setdefault(host, []).append(off)
+
+    def _last_offsets(self, host: str):
+        return self._offsets.get(host, [])
+
+    def _gw_name(self) -> str:
+        return self.lab.gateway.name if self.lab.gateway else ""
+
+    def _gateway_offset(self, mac: Mac, k: int) -> None:
+        if not self.lab.gateway:
+            return
+        with SSHSession(self.lab.gateway.ssh, self.clock).connect() as gw:
+            self._offset(gw, self.lab.gateway.name, mac.name, k)
+
+    def _check_build(self, ssh: SSHSession, mac: Mac) -> None:
+        out = ssh.run(["systemextensionsctl", "list"]).check().text
+        bundle = self.lab.extension.bundle_id or self.lab.extension.subsystem
+        lines = [ln for ln in out.splitlines() if bundle in ln]
+        want = self.plan.expected_version
+        if not any(want in ln for ln in lines):
+            found = lines[0].strip() if lines else "not installed"
+            raise RigError(f"{mac.name}: extension {bundle} is not at build {want!r} ({found}); "
+                           f"install it first (rig install)")
+        self.journal.append({"type": "build", "mac": mac.name, "installed": lines[0].strip()})
+
+    def _action(self, mac: Mac, k: int, kind: str, action) -> float:
+        self.journal.append({"type": "action", "mac": mac.name, "cycle": k, "kind": kind, "t": action.at,
+                             "sent": action.sent, "received": action.received, "attempts": action.attempts,
+                             "request": action.request})
+        return action.at
+
+    def _sleep(self, mac: Mac, k: int, ssh: SSHSession) -> None:
+        if mac.sleep_by == "lid":
+            ssh.close()  # an open session can hold off sleep
+            act = self.actuators.act(mac.actuator, lambda a: a.lid(mac.channel, close=True))
+            self._action(mac, k, "act_lid_close", act)
+        else:
+            res = ssh.run(["pmset", "sleepnow"]).check()
+            self.journal.append({"type": "action", "mac": mac.name, "cycle": k, "kind": "cmd_sleepnow",
+                                 "t": res.t0, "sent": res.t0, "received": res.t1, "attempts": 1,
+                                 "request": "pmset sleepnow"})
+            ssh.close()
+
+    def _wake(self, mac: Mac, k: int) -> float:
+        if mac.wake_by == "lid":
+            act = self.actuators.act(mac.actuator, lambda a: a.lid(mac.channel, close=False))
+            return self._action(mac, k, "act_lid_open", act)
+        act = self.actuators.act(mac.actuator, lambda a: a.power_press(mac.channel, self.plan.power_press_ms))
+        return self._action(mac, k, "act_power_press", act)
+
+    def _await_ssh(self, mac: Mac, k: int) -> SSHSession:
+        """Wait for SSH after wake; on timeout walk the recovery ladder, journaling each step."""
+        try:
+            return wait_reachable(mac.ssh, self.clock, self.plan.wake_timeout_s)
+        except Unreachable as first:
+            ladder = [("power press", lambda a: [a.power_press(mac.channel, self.plan.power_press_ms)])]
+            for name, step in ladder:
+                if not mac.actuator:
+                    break
+                try:
+                    acts = self.actuators.act(mac.actuator, step)
+                    for act in acts:
+                        self._action(mac, k, "act_power_press", act)
+                except RigError as e:
+                    self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": name,
+                                         "error": str(e)})
+                    continue
+                self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": name})
+                try:
+                    return wait_reachable(mac.ssh, self.clock, self.plan.wake_timeout_s)
+                except Unreachable:
+                    continue
+            raise DutHang(f"{mac.name}: no SSH answer after wake ({first}); recovery ladder exhausted")
+
+    def _journal_skip(self, mac: Mac, k: int, why: str) -> None:
+        t = self.clock.now()
+        self.journal.append({"type": "cycle_start", "mac": mac.name, "cycle": k, "t": t,
+                             "outcome": Outcome.UNKNOWN.value, "build": self.plan.build})
+        self.journal.append({"type": "cycle_end", "mac": mac.name, "cycle": k, "t": t,
+                             "outcome": Outcome.DUT_HANG.value, "reason": why, "collected": False})

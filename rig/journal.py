@@ -1,0 +1,78 @@
+"""The run journal: append-only JSON lines, flushed and fsynced per record.
+
+A cycle is written as ``unknown`` *before* anything is done to the Mac, so a controller killed
+mid-cycle (SIGKILL, power loss) can never lose it: reading the journal back, a cycle with a start
+and no end is ``unknown``. Reading tolerates a torn last line (counted, not fatal).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import orjson
+
+
+class Journal:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def append(self, record: dict) -> None:
+        data = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        with self._lock:
+            os.write(self._fd, data)
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+def read_journal(path: Path) -> tuple[list[dict], int]:
+    """All records, plus the number of unreadable (torn) lines."""
+    records, bad = [], 0
+    p = Path(path)
+    if not p.exists():
+        return [], 0
+    for line in p.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            bad += 1
+    return records, bad
+
+
+def cycles_from_journal(records: list[dict]) -> dict[tuple[str, int], dict]:
+    """The latest state of every cycle: (mac, cycle) -> merged start/end records.
+
+    A cycle has a ``cycle_start`` record and, if it finished, a ``cycle_end`` record with its
+    outcome; without the end it is ``unknown``.
+    """
+    out: dict[tuple[str, int], dict] = {}
+    for r in records:
+        kind = r.get("type")
+        key = (r.get("mac"), r.get("cycle"))
+        if kind == "cycle_start":
+            out[key] = {**r, "outcome": "unknown", "actions": [], "offsets": []}
+        elif key in out:
+            c = out[key]
+            if kind == "cycle_end":
+                c.update({k: v for k, v in r.items() if k not in ("type", "t")})
+                c["t_end"] = r.get("t")
+            elif kind == "action":
+                c["actions"].append(r)
+            elif kind == "offset":
+                c["offsets"].append(r)
+    return out
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=1, sort_keys=True, default=str)

@@ -1,0 +1,82 @@
+"""A run: create the run folder, record what is about to happen, drive the Macs, derive the rest.
+
+Thin on purpose: the cycle runner does the cycles, ``derive`` the scores and reports. This module
+only ties them to one folder and one ``run.json``.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import threading
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import __version__, derive
+from .cycle import CycleRunner, Plan
+from .journal import Journal, cycles_from_journal, read_journal
+from .lab import Lab
+from .outcomes import Outcome
+from .run_folder import RunFolder
+
+_DUR = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+
+
+def parse_duration(text: str) -> float:
+    """``45m``, ``2h``, ``90s``, ``1h30m`` or plain seconds -> seconds."""
+    t = text.strip()
+    try:
+        return float(t)
+    except ValueError:
+        pass
+    parts = _DUR.findall(t)
+    if not parts or "".join(a + b for a, b in parts) != t:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 45m, 2h, 90s, 1h30m)")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+
+
+def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
+              command: list[str] | None = None, macs=None) -> RunFolder:
+    clock = lab.clock()
+    folder = RunFolder.create(reports, plan.build, clock.now())
+    shutil.copy(lab.extension.signatures, folder.signatures)
+    selected = macs or list(lab.macs.values())
+    meta = {
+        "run_id": folder.path.name,
+        "rig_version": __version__,
+        "build": plan.build,
+        "suite": suite,
+        "lab": {"name": lab.name, "virtual": lab.is_virtual},
+        "macs": {m.name: {"sleep_by": m.sleep_by, "wake_by": m.wake_by, "tags": list(m.tags)} for m in selected},
+        "gateway": ({"name": lab.gateway.name, "format": lab.gateway.format, "users": lab.gateway.users}
+                    if lab.gateway else None),
+        "extension": {"name": lab.extension.name, "subsystem": lab.extension.subsystem},
+        "redact": list(lab.redact),
+        "plan": {k: v for k, v in asdict(plan).items() if k != "gates"},
+        "gates": [asdict(g) for g in plan.gates],
+        "started": _utc(clock.now()),
+        "command": command or sys.argv,
+    }
+    folder.write_meta(meta)
+    return folder
+
+
+def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[dict], None] | None = None,
+          stop: threading.Event | None = None) -> dict:
+    """Run (or resume) the cycles not yet finished, then derive every report file."""
+    clock = lab.clock()
+    records, _ = read_journal(folder.journal)
+    done = {key for key, c in cycles_from_journal(records).items() if c.get("outcome") != Outcome.UNKNOWN.value}
+    journal = Journal(folder.journal)
+    try:
+        CycleRunner(lab, folder.path, plan, journal, clock, on_cycle=on_cycle, stop=stop).run(macs, done)
+    finally:
+        journal.close()
+        folder.update_meta(finished=_utc(clock.now()))
+    return derive.derive_run(folder.path)

@@ -1,0 +1,224 @@
+"""A twin Mac: power state machine, its own clock, its logs, and what really happened.
+
+States: ``full`` (full wake) -> ``sleep`` (lid close, ``pmset sleepnow``, power press) ->
+``dark`` (a maintenance dark wake every ~15 min, jittered, lasting ~10-60 s, lid still closed)
+-> ``sleep`` ... -> ``full`` (lid open or power press; a dark wake is promoted to full).
+
+The Mac's clock is the virtual clock plus a skew, printed in the Mac's own UTC offset. It writes
+``pmset -g log`` lines (second resolution, durations filled in when a state ends) and unified-log
+records (powerd's sleepWake sentences and the extension's, µs precision).
+"""
+from __future__ import annotations
+
+import uuid
+
+from . import formats
+
+POWERD = "com.apple.powerd"
+EXT_PATH = ("/Library/SystemExtensions/4B1F0C55-6E0D-4C7C-9A55-0D6C1F2B7A10/"
+            "com.example.twinproxy.extension.systemextension/Contents/MacOS/com.example.twinproxy.extension")
+POWERD_PATH = "/System/Library/CoreServices/powerd.bundle/powerd"
+
+
+class Mac:
+    def __init__(self, world, name: str, serial: int, *, kind: str = "laptop", skew: float = 0.0,
+                 utc_offset_min: int = 0, build: str = "naive", dark_interval_s: float = 900.0,
+                 fault: str = "", macos: str = "15.3"):
+        from .builds import model
+
+        self.world = world
+        self.name = name
+        self.serial = serial
+        self.kind = kind
+        self.skew = skew
+        self.utc_offset_min = utc_offset_min
+        self.dark_interval_s = dark_interval_s
+        self.fault = fault
+        self.macos = macos
+        self.boot_uuid = str(uuid.UUID(int=world.rng.getrandbits(128))).upper()
+        self.boot_t = world.now - 3600.0
+        self.power = "full"
+        self.lid_closed = False
+        self.epoch = 0  # changes at every sleep and wake: a frozen process's timers die with it
+        self.token = 0  # changes at every power transition: voids scheduled dark wakes
+        self.ac = True
+        self.pmset: list[dict] = []
+        self.records: list[tuple[float, dict]] = []
+        self._mach_seq = 0
+        self._state_entry: dict | None = None
+        self.truth = {"skew": skew, "utc_offset_min": utc_offset_min, "kind": kind, "build": build,
+                      "phases": [[world.now, None, "full"]], "wakes": [], "sleeps": [], "handshakes": [],
+                      "tunnel_ups": [], "tunnel_downs": [], "alerts": [], "dpd": [], "full_wakes": [],
+                      "wake_requests": []}
+        self.ext = model(build)(self, world)
+        self.installed_version = f"{self.ext.version}-{build}"
+        self.ext_pid = 300 + serial * 7
+
+    # -- clock --------------------------------------------------------------------------------
+    def clock(self, virtual: float | None = None) -> float:
+        return (self.world.now if virtual is None else virtual) + self.skew
+
+    def reachable(self) -> bool:
+        return self.power == "full"
+
+    # -- logs ---------------------------------------------------------------------------------
+    def _pmset(self, domain: str, message: str, state: bool = False) -> None:
+        entry = {"t": self.world.now, "domain": domain, "msg": message, "state": state, "end": None}
+        if state:
+            if self._state_entry is not None:
+                self._state_entry["end"] = self.world.now
+            self._state_entry = entry
+        self.pmset.append(entry)
+
+    def pmset_log(self) -> str:
+        lines = []
+        for e in self.pmset:
+            dur = None
+            if e["state"] and e["end"] is not None:
+                dur = int(self.clock(e["end"])) - int(self.clock(e["t"]))
+            lines.append(formats.pmset_line(self.clock(e["t"]), self.utc_offset_min, e["domain"], e["msg"], dur))
+        return "".join(line + "\n" for line in lines)
+
+    def _record(self, subsystem: str, category: str, message: str, path: str, pid: int, thread: int) -> None:
+        t = self.world.now
+        self._mach_seq += 1
+        mach = int((t - self.boot_t) * 24_000_000) + self._mach_seq
+        rec = {
+            "timezoneName": "", "messageType": "Default", "eventType": "logEvent", "source": None,
+            "formatString": "%{public}s", "userID": 0, "activityIdentifier": 0,
+            "subsystem": subsystem, "category": category, "threadID": thread,
+            "senderImageUUID": "6C1D2F0A-1B7E-3A55-9C2E-5D0B7A9E4F11", "bootUUID": self.boot_uuid,
+            "processImagePath": path, "senderImagePath": path,
+            "timestamp": formats.unified_timestamp(self.clock(t), self.utc_offset_min),
+            "machTimestamp": mach, "eventMessage": message,
+            "processImageUUID": "6C1D2F0A-1B7E-3A55-9C2E-5D0B7A9E4F11",
+            "traceID": (self.serial << 56) + self._mach_seq * 1024 + 9_007_199_254_740_993,
+            "processID": pid, "senderProgramCounter": 103060, "parentActivityIdentifier": 0,
+        }
+        self.records.append((t, rec))
+
+    def ext_log(self, category: str, message: str) -> None:
+        self._record(self.ext.subsystem, category, message, EXT_PATH, self.ext_pid, 40000 + self.serial)
+
+    def _powerd(self, message: str) -> None:
+        self._record(POWERD, "sleepWake", message, POWERD_PATH, 97, 700 + self.serial)
+
+    def log_show(self, subsystems: set[str], start: float | None, end: float | None) -> list[dict]:
+        """Records whose Mac-clock time is in [start, end] (``log show --start/--end``)."""
+        out = []
+        for t, rec in self.records:
+            mt = self.clock(t)
+            if rec["subsystem"] in subsystems and (start is None or mt >= start) and (end is None or mt <= end):
+                out.append(rec)
+        return out
+
+    # -- power: requests from the doors --------------------------------------------------------
+    def request_sleep(self, reason: str) -> None:
+        if self.power == "full":
+            self.world.after(0.3, self._enter_sleep, reason, self.token)
+
+    def lid(self, closed: bool) -> None:
+        if self.kind != "laptop":
+            return
+        was = self.lid_closed
+        self.lid_closed = closed
+        if closed and not was:
+            self.request_sleep("Clamshell Sleep")
+        elif not closed and was:
+            self.request_full_wake("lid")
+
+    def power_press(self, ms: int) -> None:
+        if self.power == "full":
+            self.request_sleep("Power Button Sleep")
+        else:
+            self.request_full_wake("power")
+
+    def request_full_wake(self, cause: str) -> None:
+        self.truth["wake_requests"].append({"t": self.world.now, "cause": cause})
+        if self.power == "full" or self.fault == "never_wakes":
+            return
+        self.world.after(self.world.rng.uniform(0.25, 0.7), self._full_wake, cause, self.world.now)
+
+    # -- power: transitions -------------------------------------------------------------------
+    def _phase(self, phase: str) -> None:
+        now = self.world.now
+        self.truth["phases"][-1][1] = now
+        self.truth["phases"].append([now, None, phase])
+        self.power = phase
+        self.token += 1
+        self.world.notify(self.name, phase)
+
+    def _enter_sleep(self, reason: str, token: int) -> None:
+        if token != self.token or self.power == "sleep":
+            return
+        self.ext.on_sleep()
+        self.epoch += 1
+        src = "AC" if self.ac else "BATT"
+        self._pmset("Sleep", f"Entering Sleep state due to '{reason}':TCPKeepAlive=active Using {src} (Charge:100%)", state=True)
+        self._powerd(f"Entering Sleep state due to '{reason}':TCPKeepAlive=active")
+        self.truth["sleeps"].append({"t": self.world.now, "reason": reason})
+        self._phase("sleep")
+        interval = self.dark_interval_s * self.world.rng.uniform(0.85, 1.15)
+        self.world.after(interval, self._dark_wake, self.token)
+
+    def _dark_wake(self, token: int) -> None:
+        if token != self.token:
+            return
+        self.epoch += 1
+        src = "AC" if self.ac else "BATT"
+        self._pmset("DarkWake", f"DarkWake from Normal Sleep [CDN] : due to EC.RTC/Maintenance Using {src} (Charge:100%)", state=True)
+        self._powerd("DarkWake from Normal Sleep [CDN] : due to EC.RTC/Maintenance")
+        self.truth["wakes"].append({"t": self.world.now, "kind": "dark"})
+        self._phase("dark")
+        self.world.after(0.08, self._deliver_wake, True, self.epoch)
+        self.world.after(self.world.rng.uniform(10.0, 60.0), self._enter_sleep, "Maintenance Sleep", self.token)
+
+    def _full_wake(self, cause: str, requested: float) -> None:
+        if self.power == "full":
+            return
+        src = "AC" if self.ac else "BATT"
+        survived = self.ext.connected()
+        record = {"requested": requested, "wake": self.world.now, "cause": cause,
+                  "survived": survived, "tunnel_up": None}
+        self.truth["full_wakes"].append(record)
+        if self.power == "dark":
+            self._pmset("Wake", f"DarkWake to FullWake from Normal Sleep [CDNVA] : due to UserActivity Assertion Using {src} (Charge:100%)", state=True)
+            self._powerd("DarkWake to FullWake from Normal Sleep [CDNVA] : due to UserActivity Assertion")
+            self.truth["wakes"].append({"t": self.world.now, "kind": "dark_to_full"})
+            self._phase("full")
+            self.ext.on_promoted()
+        else:
+            why = "EC.LidOpen/Lid Open" if cause == "lid" else "EC.PowerButton/User"
+            self.epoch += 1
+            self._pmset("Wake", f"Wake from Normal Sleep [CDNVA] : due to {why} Using {src} (Charge:100%)", state=True)
+            self._powerd(f"Wake from Normal Sleep [CDNVA] : due to {why}")
+            self.truth["wakes"].append({"t": self.world.now, "kind": "full"})
+            self._phase("full")
+            self.world.after(0.08, self._deliver_wake, False, self.epoch)
+        self._pmset("WakeTime", f"WakeTime: {self.world.rng.uniform(0.2, 0.6):.3f} sec")
+
+    def _deliver_wake(self, dark: bool, epoch: int) -> None:
+        if epoch == self.epoch:
+            self.ext.on_wake(dark)
+
+    # -- truth hooks (called by the extension and the gateway) ---------------------------------
+    def truth_handshake_start(self, sid: str) -> None:
+        self.truth["handshakes"].append({"t": self.world.now, "sid": sid, "phase": self.power})
+
+    def truth_tunnel_up(self, sid: str) -> None:
+        self.truth["tunnel_ups"].append({"t": self.world.now, "sid": sid, "phase": self.power})
+        for fw in self.truth["full_wakes"]:
+            if not fw["survived"] and fw["tunnel_up"] is None:
+                fw["tunnel_up"] = self.world.now
+
+    def truth_tunnel_down(self, sid: str | None) -> None:
+        self.truth["tunnel_downs"].append({"t": self.world.now, "sid": sid, "phase": self.power})
+
+    def truth_alert(self, sid: str | None) -> None:
+        self.truth["alerts"].append({"t": self.world.now, "sid": sid, "phase": self.power})
+
+    def truth_dpd(self, t: float, sid: str) -> None:
+        self.truth["dpd"].append({"t": t, "sid": sid, "phase": self.power})
+
+    def truth_record(self) -> dict:
+        return self.truth

@@ -1,0 +1,217 @@
+"""Start a twin lab: the world, an SSH door per host, the actuator pty, and a ``lab.toml``.
+
+The lab file is written exactly as a real rack's would look (hosts, ports, known_hosts, the
+tty path), plus the ``[clock]`` table that puts the controller on the twin's virtual clock.
+``python -m rig.twin serve --dir D`` prints ``READY <lab.toml>`` when every door is open and
+writes ``truth.json`` (the ground truth, which the rig never reads) when it stops.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..clock import ScaledClock
+from . import keys
+from .firmware import Firmware
+from .gateway import Gateway
+from .mac import Mac
+from .shell import gateway_shell, mac_shell
+from .sshd import TwinSSHServer
+from .world import World
+
+USER = "rig"
+
+
+@dataclass
+class MacSpec:
+    name: str
+    kind: str = "laptop"  # laptop (lid) | desktop (pmset sleepnow, power button)
+    skew: float = 0.0
+    utc_offset_min: int = 0
+    fault: str = ""  # "" | never_wakes
+    tags: list = field(default_factory=list)
+
+
+DEFAULT_MACS = [
+    MacSpec("mbp-01", "laptop", skew=2.75, utc_offset_min=-480, tags=["laptop", "m3"]),
+    MacSpec("mini-01", "desktop", skew=-1.3, utc_offset_min=330, tags=["desktop", "m2"]),
+]
+
+
+@dataclass
+class TwinConfig:
+    build: str = "naive"
+    scale: float = 200.0
+    seed: int = 1
+    macs: list = field(default_factory=lambda: [MacSpec(**asdict(m)) for m in DEFAULT_MACS])
+    dpd_s: int = 30
+    gateway_skew: float = 0.6
+    dark_interval_s: float = 900.0
+
+    @classmethod
+    def from_json(cls, text: str) -> "TwinConfig":
+        raw = json.loads(text)
+        macs = [MacSpec(**m) for m in raw.pop("macs", [])] or None
+        cfg = cls(**raw)
+        if macs:
+            cfg.macs = macs
+        return cfg
+
+
+def _toml_str(s: str) -> str:
+    return json.dumps(str(s))
+
+
+class TwinLab:
+    def __init__(self, root: Path, cfg: TwinConfig):
+        self.root = Path(root)
+        self.cfg = cfg
+        now = time.time()
+        self.clock = ScaledClock(cfg.scale, now, now)
+        self.world = World(start=self.clock.now(), seed=cfg.seed)
+        self.servers: dict[str, TwinSSHServer] = {}
+        self.firmware: Firmware | None = None
+
+    def start(self) -> Path:
+        root, cfg, world = self.root, self.cfg, self.world
+        root.mkdir(parents=True, exist_ok=True)
+        client = keys.new_key(root / "id_ed25519", "rig@controller")
+        gw = Gateway(world, users={m.name: f"rig-{m.name}" for m in cfg.macs}, dpd_s=cfg.dpd_s,
+                     skew=cfg.gateway_skew)
+        world.gateway = gw
+        known = []
+        for i, spec in enumerate(cfg.macs, start=1):
+            mac = Mac(world, spec.name, i, kind=spec.kind, skew=spec.skew, utc_offset_min=spec.utc_offset_min,
+                      build=cfg.build, dark_interval_s=cfg.dark_interval_s, fault=spec.fault)
+            world.macs[spec.name] = mac
+            hk = keys.new_key(root / f"hostkey_{spec.name}")
+            srv = TwinSSHServer(spec.name, hk, client, USER,
+                                handler=lambda cmd, m=mac: self._run(mac_shell, m, cmd),
+                                reachable=lambda m=mac: self._reachable(m)).start()
+            self.servers[spec.name] = srv
+            known.append(keys.known_hosts_line("127.0.0.1", srv.port, hk))
+        ghk = keys.new_key(root / "hostkey_gateway")
+        gsrv = TwinSSHServer(gw.name, ghk, client, USER,
+                             handler=lambda cmd: self._run(gateway_shell, gw, cmd),
+                             reachable=lambda: True).start()
+        self.servers[gw.name] = gsrv
+        known.append(keys.known_hosts_line("127.0.0.1", gsrv.port, ghk))
+        (root / "known_hosts").write_text("\n".join(known) + "\n")
+        world.listeners.append(self._on_power)
+        with world.lock:
+            for mac in world.macs.values():
+                mac.ext.start()
+        channels = {i: world.macs[s.name] for i, s in enumerate(cfg.macs, start=1)}
+        self.firmware = Firmware(world, self.clock, channels, root / "usb-rig-actuator-TWIN0001-if00").start()
+        shutil.copy(Path(__file__).with_name("signatures.toml"), root / "signatures.toml")
+        lab = root / "lab.toml"
+        lab.write_text(self._lab_toml(gsrv.port))
+        return lab
+
+    def _run(self, shell, host, cmd):
+        self.world.advance(self.clock.now())
+        return shell(self.world, host, cmd)
+
+    def _reachable(self, mac) -> bool:
+        with self.world.lock:
+            self.world.advance(self.clock.now())
+            return mac.reachable()
+
+    def _on_power(self, mac: str, phase: str) -> None:
+        if phase != "full":
+            self.servers[mac].drop_connections()
+
+    def _lab_toml(self, gw_port: int) -> str:
+        c, cfg = self.clock, self.cfg
+        out = [
+            "# Lab file written by the twin: the same shape as a real rack's lab.toml.",
+            "[lab]",
+            'name = "twin"',
+            "redact = ['(?i)token=\\S+', '(?i)authorization: \\S+']",
+            "",
+            "[clock]  # a twin lab runs on a virtual clock; a real lab file has no [clock] table",
+            f"scale = {c.scale!r}",
+            f"wall_origin = {c.wall_origin!r}",
+            f"virtual_origin = {c.virtual_origin!r}",
+            "",
+            "[extension]",
+            'name = "TwinProxy"',
+            'subsystem = "com.example.twinproxy"',
+            'bundle_id = "com.example.twinproxy.extension"',
+            'signatures = "signatures.toml"',
+            "",
+            "[gateway]",
+            f'name = "{self.world.gateway.name}"',
+            'host = "127.0.0.1"',
+            f"port = {gw_port}",
+            f'user = "{USER}"',
+            'key = "id_ed25519"',
+            'known_hosts = "known_hosts"',
+            'log_command = "journalctl -u ocserv -o short-iso-precise --since @{start} --until @{end}"',
+            'format = "ocserv"',
+            "clients = { " + ", ".join(f'{_toml_str(m.name)} = {_toml_str("rig-" + m.name)}' for m in cfg.macs) + " }",
+            "",
+            "[[actuator]]",
+            'name = "act-1"',
+            f"port = {_toml_str(self.firmware.link)}",
+            'kind = "rig-v1"',
+            'clock = "lab"  # the firmware stamps at= on the lab clock',
+            "",
+        ]
+        for i, spec in enumerate(cfg.macs, start=1):
+            laptop = spec.kind == "laptop"
+            out += [
+                "[[mac]]",
+                f"name = {_toml_str(spec.name)}",
+                'host = "127.0.0.1"',
+                f"port = {self.servers[spec.name].port}",
+                f'user = "{USER}"',
+                'key = "id_ed25519"',
+                'known_hosts = "known_hosts"',
+                'actuator = "act-1"',
+                f"channel = {i}",
+                f'sleep_by = "{"lid" if laptop else "sleepnow"}"',
+                f'wake_by = "{"lid" if laptop else "power"}"',
+                "tags = [" + ", ".join(_toml_str(t) for t in spec.tags or [spec.kind]) + "]",
+                "",
+            ]
+        return "\n".join(out)
+
+    def write_truth(self) -> Path:
+        self.world.advance(self.clock.now())
+        path = self.root / "truth.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.world.truth(), indent=1))
+        tmp.replace(path)
+        return path
+
+    def stop(self) -> None:
+        for s in self.servers.values():
+            s.stop()
+        if self.firmware:
+            self.firmware.unplug()
+
+
+def serve(root: Path, cfg: TwinConfig) -> None:
+    # A client that hangs up mid-session (the rig closing before sleep) is normal here.
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    logging.getLogger("paramiko").propagate = False
+    lab = TwinLab(root, cfg)
+    path = lab.start()
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"READY {path}", flush=True)
+    # Also stop when the parent goes away (stdin closes), so a killed controller leaves no twin.
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    while not done.wait(0.5):
+        pass
+    lab.write_truth()
+    lab.stop()

@@ -1,0 +1,401 @@
+"""Parse ``log show`` output (the macOS unified log) into canonical rows (pure: bytes in, rows out).
+
+Two styles are understood, also mixed in one input (concatenated windows):
+
+- ``--style ndjson``: one JSON object per line, ended by a ``{"count":N,"finished":1}`` footer.
+- ``--style json``: a pretty-printed array (``[{`` … ``},{`` … ``}]``), each record spanning many
+  lines; top-level braces sit in column 0, everything inside a record is indented.
+
+Either may be preceded by the tool's own non-JSON lines (``Filtering the log data using …``,
+``Skipping info and debug messages …``): those are ``skipped``, as are blank lines, array
+brackets, ``#`` comment lines (the samples' ``# SOURCE:`` lines) and the footer. Any other
+non-JSON line (a default- or syslog-style line, a pasted shell prompt, a truncated last line of a
+killed stream) is ``rejected`` with its line number. Nothing raises.
+
+What becomes a row:
+
+- records of the product's subsystems (:attr:`Signatures.watched_subsystems`) are matched with
+  :meth:`Signatures.match`; a match gives its kind, ``session`` from the rule's named group, and
+  ``detail`` = the ``reason`` group if the rule has one, else the eventMessage. A record that no
+  rule matches is kept as a ``Kind.OTHER`` row (counted in ``other``).
+- powerd's records (subsystem ``com.apple.powerd`` or ``powerd``, category ``sleepWake``, or
+  process ``powerd``) whose message is a power sentence (``DarkWake from Normal Sleep [CDN] :
+  due to XDCI/``) become power rows with µs time, classified by
+  :func:`rig.pmset.parse_power_message`; other powerd records are counted in ``other`` without a
+  row, and a message that starts like a power sentence but does not follow its grammar is
+  ``rejected``.
+- everything else (≈95 % of a real export) is counted in ``other`` and not kept.
+
+Speed: a line is parsed as JSON only if it contains one of a few byte strings (the watched
+subsystems, ``powerd``) or is shorter than any log record (the footer); the rest is counted as
+``other`` unparsed. Clean segments (every line ``{…}``) are scanned with ``bytes.find`` for
+those strings rather than tested line by line. The subsystem is checked again after parsing,
+because a message may mention the name. :func:`parse_unified_stream` takes an iterator of byte
+blocks of any size (lines may be split across blocks), so a caller can stream a huge export in
+fixed-size reads; :func:`parse_unified` runs the same core on one block.
+
+Counting (``read == parsed + other + skipped + rejected + duplicates``): ``read`` counts *units*.
+Outside a pretty-printed record a unit is a line (so for ndjson, ``read`` is the number of lines);
+a whole pretty-printed ``--style json`` record is **one** unit however many lines it spans.
+``duplicates`` counts records that would have made a row already made by an earlier record with
+the same key (``bootUUID``, ``machTimestamp``, ``threadID``; without a ``bootUUID`` the key is
+``timestamp``, ``machTimestamp``, ``threadID``, ``processID``, ``eventMessage``): overlapping
+collection windows repeat records. Records that make no row are not de-duplicated.
+
+Records are decoded with orjson (64-bit ints stay exact, e.g. a ``traceID`` above 2^53), falling
+back to the stdlib for the rare record orjson refuses (bytes that are not UTF-8). ``t`` is the
+record's ``timestamp`` rewritten as ISO-8601 (``2026-07-26 18:11:22.348728+1200`` ->
+``2026-07-26T18:11:22.348728+12:00``) by string operations; ``t_raw`` is the timestamp as written.
+A record that would make a row but has no usable ``timestamp`` is ``rejected``.
+"""
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_left
+from collections.abc import Iterable
+
+import orjson
+
+from .events import Kind, ParseResult, Source, row
+from .pmset import parse_power_message
+from .signatures import Signatures
+
+__all__ = ["POWERD_SUBSYSTEM", "decode_record", "parse_unified", "parse_unified_stream",
+           "iso_timestamp"]
+
+POWERD_SUBSYSTEM = "com.apple.powerd"
+POWERD_CATEGORY = "sleepWake"
+# default/syslog styles show powerd's records as [powerd:sleepWake]: accept either name
+_POWERD_SUBSYSTEMS = frozenset({POWERD_SUBSYSTEM, "powerd"})
+PRIVATE = "<private>"
+
+#: Lines the ``log`` tool itself prints before (or between) its JSON output.
+_PREAMBLE = (b"Filtering the log data", b"Skipping info and debug messages",
+             b"Skipping debug messages")
+_POWER_SENTENCE = ("Entering Sleep state", "Entering DarkWake state", "DarkWake from",
+                   "DarkWake to FullWake", "Wake from")
+_TS = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d{1,9})?)([+-]\d\d):?(\d\d)\Z",
+                 re.ASCII)
+# A pretty-printed record longer than this is not a log record: give up on it.
+_MAX_RECORD_LINES = 10_000
+# Clean ndjson is scanned in segments of about this many bytes.
+_SEGMENT = 1 << 20
+# A JSON line shorter than this is always decoded: the footer is one; no log record is.
+_SHORT = 64
+
+
+def iso_timestamp(ts: str) -> str | None:
+    """``2026-07-26 18:11:22.348728+1200`` -> ``2026-07-26T18:11:22.348728+12:00``; None if not one."""
+    m = _TS.match(ts)
+    if m is None:
+        return None
+    return f"{m[1]}T{m[2]}{m[3]}:{m[4]}"
+
+
+def decode_record(data: bytes) -> object:
+    """One JSON record as Python. Raises ``ValueError`` when not JSON.
+
+    Integers up to 2^64-1 stay exact (``traceID`` is an unsigned 64-bit value, often above
+    2^53). orjson refuses bytes that are not UTF-8; such a record is decoded again with the
+    stdlib after replacing the bad bytes, so one bad byte in a message does not lose the record.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(data.decode("utf-8", "replace"))
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def parse_unified(data: bytes | str, host: str, signatures: Signatures | None) -> ParseResult:
+    """Parse one whole ``log show`` output (ndjson or json style, see the module docstring)."""
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            data = data.encode("utf-8", "replace")
+    return parse_unified_stream((data,), host, signatures)
+
+
+def parse_unified_stream(chunks: Iterable[bytes], host: str,
+                         signatures: Signatures | None) -> ParseResult:
+    """Parse ``log show`` output arriving as byte blocks of any size (e.g. ``f.read(1 << 20)``).
+
+    Only one block plus one partial line is held at a time, so a 1 GB export streams in constant
+    memory (apart from the rows kept).
+    """
+    core = _Core(host, signatures)
+    carry: list[bytes] = []       # the start of a line split across blocks
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if not isinstance(chunk, bytes):
+            chunk = bytes(chunk)
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            carry.append(chunk)
+            continue
+        start = 0
+        if carry:  # complete the split line and parse it alone
+            first = chunk.find(b"\n")
+            carry.append(chunk[:first])
+            core.feed_lines([b"".join(carry)])
+            start = first + 1
+        core.feed(chunk, start, last + 1)
+        carry = [chunk[last + 1:]] if last + 1 < len(chunk) else []
+    if carry:
+        core.feed_lines([b"".join(carry)])
+    core.finish()
+    return core.res
+
+
+class _Core:
+    """The parsing state across blocks: line number, an open pretty record, seen keys."""
+
+    def __init__(self, host: str, signatures: Signatures | None):
+        self.host = host
+        self.sig = signatures
+        self.watched = frozenset(signatures.watched_subsystems) if signatures else frozenset()
+        needles = [s.encode("utf-8") for s in sorted(self.watched)]
+        needles += [n.replace(b"/", b"\\/") for n in needles if b"/" in n]  # JSON may escape "/"
+        needles.append(b"powerd")
+        # a subsystem name containing another needle would only add duplicate hits
+        self.needles = tuple(dict.fromkeys(needles))
+        self.res = ParseResult()
+        self.line_no = 0                  # lines consumed so far
+        self.record: list[bytes] | None = None   # lines of an open pretty-printed record
+        self.record_start = 0
+        self.seen: set = set()
+
+    # ---- blocks ----------------------------------------------------------------------------
+
+    def feed(self, block: bytes, lo: int, size: int) -> None:
+        """The whole lines ``block[lo:size]`` (ending with ``\\n``), in segments of about 1 MB.
+
+        A clean segment (every line ``{…}``, no pretty record open) is scanned for the needles;
+        any other goes line by line, so one odd line slows down only its own segment.
+        """
+        while lo < size:
+            hi = block.find(b"\n", min(lo + _SEGMENT, size - 1), size) + 1 or size
+            if self.record is not None or not self._feed_clean(block, lo, hi):
+                lines = block[lo:hi].split(b"\n")
+                lines.pop()  # after the final newline
+                self.feed_lines(lines)
+            lo = hi
+
+    def _feed_clean(self, block: bytes, lo: int, hi: int) -> bool:
+        """Parse ``block[lo:hi]`` if every line in it is ``{…}``; False (nothing done) if not.
+
+        Only candidate lines are decoded: those a needle hits and short ones (the footer).
+        """
+        find = block.find
+        starts: list[int] = []
+        short: list[int] = []
+        add = starts.append
+        i = lo
+        while i < hi:
+            j = find(b"\n", i)
+            if block[i] != 0x7B or block[j - 1] != 0x7D:   # "{" … "}"
+                return False
+            if j - i < _SHORT:
+                short.append(i)
+            add(i)
+            i = j + 1
+        hits = dict.fromkeys(short)
+        rfind = block.rfind
+        for needle in self.needles:
+            k = find(needle, lo, hi)
+            while k >= 0:
+                start = rfind(b"\n", lo, k) + 1 or lo
+                hits[start] = None
+                k = find(b"\n", k, hi)
+                k = find(needle, k, hi)
+        n = len(starts)
+        res = self.res
+        res.read += n
+        res.other += n - len(hits)
+        base = self.line_no
+        for start in sorted(hits):
+            no = base + bisect_left(starts, start) + 1
+            self._record(block[start:find(b"\n", start, hi)], no)
+        self.line_no += n
+        return True
+
+    def feed_lines(self, lines: list[bytes]) -> None:
+        """The general path: one line at a time, through the pretty-record state machine."""
+        res = self.res
+        needles = self.needles
+        for line in lines:
+            self.line_no += 1
+            no = self.line_no
+            if self.record is not None:
+                if self._in_record(line, no):
+                    continue
+            # one line outside a pretty record: one unit
+            if line[:1] == b"{" and line[-1:] == b"}" and len(line) > 1:
+                res.read += 1
+                if len(line) < _SHORT or any(nd in line for nd in needles):
+                    self._record(line, no)
+                else:
+                    res.other += 1
+                continue
+            s = line.strip()
+            if s[:1] == b"[":
+                s = s[1:].lstrip()
+                if not s:
+                    res.read += 1
+                    res.skipped += 1
+                    continue
+            if s[:1] == b"{":
+                if s == b"{":
+                    self._open(no)
+                    continue
+                if s.endswith((b"}", b"},", b"}]")):
+                    res.read += 1
+                    body = s[: s.rindex(b"}") + 1]
+                    if len(body) < _SHORT or any(nd in body for nd in needles):
+                        self._record(body, no)
+                    else:
+                        res.other += 1
+                    continue
+                res.read += 1
+                res.reject(no)  # a JSON line cut short (a killed stream)
+                continue
+            res.read += 1
+            if not s or s in (b"]", b",") or s[:1] == b"#" or s.startswith(_PREAMBLE):
+                res.skipped += 1
+            else:
+                res.reject(no)
+
+    def finish(self) -> None:
+        if self.record is not None:  # the input ended inside a pretty record
+            self.record = None
+            self.res.read += 1
+            self.res.reject(self.record_start)
+
+    # ---- pretty-printed records --------------------------------------------------------------
+
+    def _open(self, no: int) -> None:
+        self.record = [b"{"]
+        self.record_start = no
+
+    def _in_record(self, line: bytes, no: int) -> bool:
+        """Feed one line to the open record; False when the line is not part of it."""
+        head = line[:1]
+        if head == b"}":                     # a top-level close: "}", "} ", "}]", "},{"
+            self.record.append(b"}")
+            data = b"\n".join(self.record)
+            start = self.record_start
+            self.record = None
+            self.res.read += 1
+            if len(data) < _SHORT or any(nd in data for nd in self.needles):
+                self._record(data, start)
+            else:
+                self.res.other += 1
+            rest = line[1:].strip().lstrip(b",").strip()
+            if rest == b"{":
+                self._open(no)
+            elif rest not in (b"", b"]"):
+                self.res.read += 1
+                self.res.reject(no)
+            return True
+        if head in (b" ", b"\t") and len(self.record) < _MAX_RECORD_LINES:
+            self.record.append(line)
+            return True
+        # a line in column 0 inside a record: the record was cut short; the line stands alone
+        self.record = None
+        self.res.read += 1
+        self.res.reject(self.record_start)
+        return False
+
+    # ---- one record --------------------------------------------------------------------------
+
+    def _record(self, data: bytes, no: int) -> None:
+        """A candidate record (it contains a needle); ``read`` is already counted."""
+        res = self.res
+        try:
+            rec = decode_record(data)
+        except ValueError:
+            res.reject(no)
+            return
+        if not isinstance(rec, dict):
+            res.reject(no)
+            return
+        if "finished" in rec and "eventMessage" not in rec and "timestamp" not in rec:
+            res.skipped += 1   # the {"count":N,"finished":1} footer
+            return
+        subsystem = rec.get("subsystem")
+        message = rec.get("eventMessage")
+        if not isinstance(message, str):
+            message = ""
+        if isinstance(subsystem, str) and subsystem in self.watched:
+            category = rec.get("category")
+            if not isinstance(category, str):
+                category = ""
+            found = self.sig.match(subsystem, category, message)
+            if found is None:
+                self._row(rec, no, Kind.OTHER, detail=message)
+                return
+            kind, groups = found
+            session = groups.get("session", "")
+            reason = groups.get("reason")
+            if session == PRIVATE:
+                session = ""
+            detail = reason if reason is not None else message
+            self._row(rec, no, kind, session=session, detail=detail)
+            return
+        if self._is_powerd(rec, subsystem):
+            s = message.strip()
+            if s.startswith(_POWER_SENTENCE):
+                pl = parse_power_message(s)
+                if pl is None:
+                    res.reject(no)   # looks like a power sentence but is not one we know
+                    return
+                self._row(rec, no, pl.kind, detail=s, caps=pl.caps)
+                return
+        res.other += 1
+
+    @staticmethod
+    def _is_powerd(rec: dict, subsystem: object) -> bool:
+        if subsystem in _POWERD_SUBSYSTEMS or rec.get("category") == POWERD_CATEGORY:
+            return True
+        if rec.get("process") == "powerd":
+            return True
+        path = rec.get("processImagePath")
+        return isinstance(path, str) and path.endswith("/powerd")
+
+    def _row(self, rec: dict, no: int, kind: Kind, *, session: str = "", detail: str = "",
+             caps: str = "") -> None:
+        res = self.res
+        ts = rec.get("timestamp")
+        t = iso_timestamp(ts) if isinstance(ts, str) else None
+        if t is None:
+            res.reject(no)       # a record of interest without a usable time
+            return
+        key = self._key(rec, ts)
+        if key in self.seen:
+            res.duplicates += 1
+            return
+        self.seen.add(key)
+        res.rows.append(row(t, ts, self.host, Source.UNIFIED, kind, session=session,
+                            detail=detail, caps=caps, line=no))
+        if kind is Kind.OTHER:
+            res.other += 1
+        else:
+            res.parsed += 1
+
+    @staticmethod
+    def _key(rec: dict, ts: str) -> tuple:
+        boot, mach, thread = rec.get("bootUUID"), rec.get("machTimestamp"), rec.get("threadID")
+        if boot is not None and mach is not None and thread is not None:
+            return ("b", _h(boot), _h(mach), _h(thread))
+        return ("t", ts, _h(mach), _h(thread), _h(rec.get("processID")),
+                _h(rec.get("eventMessage")))
+
+
+def _h(v: object) -> object:
+    """A hashable stand-in for a JSON value (a record may hold a list where a number belongs)."""
+    return v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)

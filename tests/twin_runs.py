@@ -1,0 +1,71 @@
+"""Running a night on the twin from a test, and reading the twin's ground truth per cycle.
+
+The truth is the twin's own record of what happened (exact virtual instants); the rig never reads
+it. Tests compare the rig's scores, derived from logs fetched over SSH, against it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rig.cycle import Plan
+from rig.lab import load_lab
+from rig.run import drive, start_run
+from rig.suites import SUITES
+from rig.twin.launch import TwinProcess
+from rig.twin.serve import TwinConfig
+
+GRACE_S = 30.0
+
+
+@dataclass
+class Night:
+    run_dir: Path
+    truth: dict
+    cycles: pd.DataFrame
+
+    def rows(self, mac: str) -> list[dict]:
+        return self.cycles[self.cycles["mac"] == mac].sort_values("cycle").to_dict("records")
+
+
+def run_night(tmp: Path, build: str, *, cycles: int = 1, dwell_s: float = 17 * 60, scale: float = 50.0,
+              seed: int = 1, macs=None, plan_overrides: dict | None = None) -> Night:
+    cfg = TwinConfig(build=build, scale=scale, seed=seed)
+    if macs is not None:
+        cfg.macs = macs
+    twin = TwinProcess(cfg, root=tmp / "twin")
+    lab_path = twin.start()
+    try:
+        lab = load_lab(lab_path)
+        plan = Plan(build=f"twin:{build}", cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]),
+                    **(plan_overrides or {}))
+        folder = start_run(lab, plan, tmp / "reports")
+        drive(lab, folder, plan, list(lab.macs.values()))
+    finally:
+        truth = twin.stop()
+    return Night(folder.path, truth, pd.read_csv(folder.path / "cycles.csv"))
+
+
+def truth_cycles(truth: dict, mac: str) -> list[dict]:
+    """Per cycle of ``mac``: the true counts and time-to-tunnel, from the twin's own record."""
+    t = truth["macs"][mac]
+    rig_sleeps = [s["t"] for s in t["sleeps"] if s["reason"] != "Maintenance Sleep"]
+    out = []
+    for k, fw in enumerate(t["full_wakes"]):
+        ts, tw = rig_sleeps[k], fw["wake"]
+        nxt = rig_sleeps[k + 1] if k + 1 < len(rig_sleeps) else float("inf")
+        ups = [u["t"] for u in t["tunnel_ups"]]
+        asleep = lambda x: ts <= x < tw  # noqa: E731
+        ext_false = sum(1 for a in t["alerts"] if asleep(a["t"]))
+        ext_false += sum(1 for a in t["alerts"] if tw <= a["t"] < nxt
+                         and any(a["t"] < u <= a["t"] + GRACE_S for u in ups))
+        gw_false = sum(1 for d in t["dpd"] if asleep(d["t"]) and d["phase"] in ("sleep", "dark"))
+        out.append({
+            "dark_wakes": sum(1 for w in t["wakes"] if w["kind"] == "dark" and asleep(w["t"])),
+            "reconnects_in_sleep": sum(1 for u in t["tunnel_ups"] if asleep(u["t"])),
+            "false_alerts": ext_false + gw_false,
+            "ttt_s": 0.0 if fw["survived"] else fw["tunnel_up"] - fw["requested"],
+        })
+    return out
