@@ -173,7 +173,9 @@ def summarize(data: RunData, rows: list[dict], bad: dict) -> dict:
     ttt = [r["ttt_s"] for r in scored if not r.get("ttt_censored")]
     total = lambda m: int(sum(r.get(m, 0) or 0 for r in scored))  # noqa: E731
     sleep_h = sum(r.get("sleep_s", 0) or 0 for r in scored) / 3600
-    verdict = "pass" if scored and all(g["verdict"] == "pass" for g in gates) else "fail"
+    hangs = sum(1 for r in rows if r["outcome"] == Outcome.DUT_HANG.value)
+    # A Mac that hung after wake is the device's failure: the build cannot pass such a night.
+    verdict = "pass" if scored and not hangs and all(g["verdict"] == "pass" for g in gates) else "fail"
     if not scored:
         verdict = "no data"
     return {

@@ -13,7 +13,8 @@ formats (``[gateway] format`` in a lab file):
     ``worker[USER]: IP connection timeout (DPD); tearing down connection`` -> ``gw_dpd_timeout``
     (session: the user's open session from that IP, if this log showed it start);
     ``main[USER]:IP:PORT user disconnected (reason: R, rx: N, tx: M)`` -> ``gw_session_end``
-    (detail ``R``, e.g. ``DPD timeout``). Every other timestamped line is a ``Kind.OTHER`` row.
+    (detail ``R``, e.g. ``DPD timeout``; ``user disconnected`` when the version logs no reason).
+    Every other timestamped line is a ``Kind.OTHER`` row, with the user's Mac when it names one.
     ocserv's foreground output (``ocserv[14860]: main: …``, ``note: …``) has no timestamp: such a
     line cannot be an event and is rejected (reason :data:`UNTIMED`).
 
@@ -116,7 +117,7 @@ _OC_MAIN = re.compile(
     r"main\[(?P<user>[^\]]*)\]:(?P<ip>\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]+):(?P<port>\d+)\s+"
     r"(?P<rest>.*)\Z", re.S)
 _OC_WORKER = re.compile(r"worker\[(?P<user>[^\]]*)\]:\s*(?P<ip>\S+)\s+(?P<rest>.*)\Z", re.S)
-_OC_DISCONNECTED = re.compile(r"user disconnected \(reason: (?P<reason>[^,)]*)")
+_OC_DISCONNECTED = re.compile(r"user disconnected(?: \(reason: (?P<reason>[^,)]*))?")
 _OC_SECMOD_USER = re.compile(r"user '(?P<u1>[^']*)'|session for (?P<u2>\S+) \(session:")
 
 
@@ -149,7 +150,8 @@ def _parse_ocserv(text: str, host: str, clients: dict[str, str], res: GatewayPar
                 else:
                     d = _OC_DISCONNECTED.match(rest)
                     if d is not None:
-                        kind, detail = Kind.GW_SESSION_END, d["reason"].strip()
+                        kind = Kind.GW_SESSION_END
+                        detail = (d["reason"] or "").strip() or "user disconnected"
                         if open_sessions.get((user, mm["ip"])) == session:
                             del open_sessions[(user, mm["ip"])]
             elif mw is not None:

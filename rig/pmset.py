@@ -235,7 +235,7 @@ def parse_pmset(text: str, host: str) -> ParseResult:
                 or m["ss"] > "59" or m["oh"] > "23" or m["om"] > "59"):
             res.reject(no)
             continue
-        dom, msg = _split_domain(body[m.end():].strip())
+        _domain, msg = _split_domain(body[m.end():].strip())  # the domain is not a column
         msg = msg.strip()
         if not msg:
             res.reject(no)

@@ -125,15 +125,16 @@ def parse_unified_stream(chunks: Iterable[bytes], host: str,
     """Parse ``log show`` output arriving as byte blocks of any size (e.g. ``f.read(1 << 20)``).
 
     Only one block plus one partial line is held at a time, so a 1 GB export streams in constant
-    memory (apart from the rows kept).
+    memory (apart from the rows kept). Blocks may be ``bytes`` or a ``bytearray`` that the caller
+    refills after each block (``f.readinto(buf)``): nothing keeps a reference to a block.
     """
     core = _Core(host, signatures)
     carry: list[bytes] = []       # the start of a line split across blocks
     for chunk in chunks:
         if not chunk:
             continue
-        if not isinstance(chunk, bytes):
-            chunk = bytes(chunk)
+        if not isinstance(chunk, (bytes, bytearray)):
+            chunk = bytes(chunk)        # a memoryview: no find(); bytearray is used in place
         last = chunk.rfind(b"\n")
         if last < 0:
             carry.append(chunk)
@@ -237,7 +238,7 @@ class _Core:
             # one line outside a pretty record: one unit
             if line[:1] == b"{" and line[-1:] == b"}" and len(line) > 1:
                 res.read += 1
-                if len(line) < _SHORT or any(nd in line for nd in needles):
+                if any(nd in line for nd in needles):
                     self._record(line, no)
                 else:
                     res.other += 1

@@ -132,6 +132,13 @@ def test_ocserv_ipv6_peer_keeps_its_port_in_the_session():
         ("gw_session_end", "mbp-01", "[2001:db8::7]:4431", "DPD timeout")]
 
 
+def test_ocserv_disconnect_without_a_reason_still_ends_the_session():
+    line = ("2026-11-25T08:30:00.000001+0000 gw ocserv[1]: main[mac1]:10.0.0.9:5000 "
+            "user disconnected (rx: 14017, tx: 9393)")
+    assert events(parse_gateway(line, GW, "ocserv", CLIENTS)) == [
+        ("gw_session_end", "mbp-01", "10.0.0.9:5000", "user disconnected")]
+
+
 def test_ocserv_journal_markers_and_blank_lines_are_skipped():
     text = ("-- Boot 0a1b2c3d4e5f --\n\n"
             "2026-11-25T08:30:00.000001+0000 gw systemd[1]: Started ocserv.service - OpenConnect SSL VPN server.\n"

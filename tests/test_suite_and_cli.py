@@ -1,0 +1,48 @@
+"""The main job end to end: `rig run` on the default twin lab, and the HIL suite's verdicts."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_rig_run_on_the_default_twin_writes_a_run_folder_and_prints_the_report(tmp_path):
+    p = _run([sys.executable, "-m", "rig.cli", "run", "--build", "twin:naive", "--cycles", "1", "--dwell", "20m",
+              "--reports", str(tmp_path)], tmp_path)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    cycle_lines = [ln for ln in lines if re.match(r"^(mbp-01|mini-01)\s+cycle 1/1\s+sleep 20m \(\d+ dark wakes\)"
+                                                 r"\s+reconnects \d+\s+false alerts \d+\s+TTT (\d+\.\d\d s|censored)\s+(PASS|FAIL)$", ln)]
+    assert len(cycle_lines) == 2, p.stdout
+    report = Path(lines[-1].removeprefix("report: "))
+    assert report.is_file() and report.parent.parent == tmp_path
+    assert json.loads((report.parent / "scores.json").read_text())["verdict"] == "fail"
+    assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("build,expected", [("twin:naive", 1), ("twin:darkwake-aware", 0)])
+def test_dark_wake_suite_fails_naive_and_passes_darkwake_aware(tmp_path, build, expected):
+    p = _run([sys.executable, "-m", "pytest", str(ROOT / "suites" / "test_dark_wake.py"), "-p", "no:cacheprovider",
+              "--build", build, "--dwell", "20m", "--run-dir", str(tmp_path), "-q",
+              "--junitxml", str(tmp_path / "junit.xml"), "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")],
+             ROOT)
+    assert p.returncode == expected, p.stdout[-3000:]
+    junit = (tmp_path / "junit.xml").read_text()
+    assert junit.count("<testcase") == 2  # one per Mac of the lab
+    if expected:
+        assert "gates missed: reconnects in sleep" in junit
+    runs = list(tmp_path.glob("*/report.html"))
+    assert len(runs) == 1
