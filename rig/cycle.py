@@ -47,6 +47,7 @@ class Plan:
     precondition_timeout_s: float = 120.0
     power_press_ms: int = 300
     hang_limit: int = 2  # hangs after which a Mac is skipped for the rest of the run
+    rig_retries: int = 1  # a cycle that ends rig_error is run again this many times
     gates: list = field(default_factory=list)
 
     @property
@@ -76,25 +77,42 @@ class ActuatorBank:
             dev.close()
 
 
+class Interrupted(Exception):
+    """The operator asked to stop (Ctrl-C): the current step was finished, the Mac left awake."""
+
+
 class CycleRunner:
     def __init__(self, lab: Lab, run_dir: Path, plan: Plan, journal: Journal, clock: Clock,
-                 on_cycle: Callable[[dict], None] | None = None, stop: threading.Event | None = None):
+                 on_cycle: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
+                 on_step: Callable[[str, int, str], None] | None = None):
         self.lab, self.run_dir, self.plan, self.journal, self.clock = lab, Path(run_dir), plan, journal, clock
         self.actuators = ActuatorBank(lab, clock)
         self.on_cycle = on_cycle or (lambda rec: None)
+        self.on_step = on_step or (lambda mac, k, step: None)
         self.stop = stop or threading.Event()
         self._offsets: dict[str, list] = {}  # host -> offsets measured this run (for log windows)
+        self._asleep: set[str] = set()  # Macs the rig has put to sleep and not yet woken
 
     # -- the night ----------------------------------------------------------------------------
     def run(self, macs: list[Mac], done: set | None = None) -> None:
-        """Drive every Mac in its own thread; ``done`` holds (mac, cycle) already finished."""
+        """Drive every Mac in its own thread; ``done`` holds (mac, cycle) already finished.
+
+        Ctrl-C sets ``stop``: every Mac finishes its current step, is woken if the rig put it to
+        sleep, and its cycle is journaled as interrupted (``unknown``), to be re-run on resume.
+        """
         threads = [threading.Thread(target=self.run_mac, args=(m, done or set()), name=f"mac-{m.name}")
                    for m in macs]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
-        self.actuators.close()
+        try:
+            for t in threads:
+                t.join()
+        except KeyboardInterrupt:
+            self.stop.set()
+            for t in threads:
+                t.join()
+        finally:
+            self.actuators.close()
 
     def run_mac(self, mac: Mac, done: set) -> None:
         hangs = 0
@@ -106,54 +124,68 @@ class CycleRunner:
             if hangs >= self.plan.hang_limit:
                 self._journal_skip(mac, k, f"skipped: {hangs} hangs this run (Mac marked unhealthy)")
                 continue
-            rec = self.run_cycle(mac, k)
+            for attempt in range(1, self.plan.rig_retries + 2):
+                rec = self.run_cycle(mac, k, attempt)
+                if rec["outcome"] != Outcome.RIG_ERROR.value or self.stop.is_set():
+                    break
             if rec["outcome"] == Outcome.DUT_HANG.value:
                 hangs += 1
 
     # -- one cycle ----------------------------------------------------------------------------
-    def run_cycle(self, mac: Mac, k: int) -> dict:
+    def run_cycle(self, mac: Mac, k: int, attempt: int = 1) -> dict:
         start = self.clock.now()
-        self.journal.append({"type": "cycle_start", "mac": mac.name, "cycle": k, "t": start,
+        raw = self.run_dir / "raw" / mac.name / f"{k:03d}"
+        if raw.exists():  # an earlier attempt (retried, or interrupted before a resume): keep it aside
+            raw.rename(raw.with_name(f"{raw.name}.attempt{self._next_attempt_no(raw)}"))
+        self.journal.append({"type": "cycle_start", "mac": mac.name, "cycle": k, "t": start, "attempt": attempt,
                              "outcome": Outcome.UNKNOWN.value, "build": self.plan.build,
                              "utc": datetime.fromtimestamp(start, timezone.utc).isoformat()})
-        raw = self.run_dir / "raw" / mac.name / f"{k:03d}"
         step = "precondition"
         try:
-            ssh = wait_reachable(mac.ssh, self.clock, self.plan.precondition_timeout_s)
-            with ssh:
+            self._step(mac, k, step)
+            with self._precondition(mac, k) as ssh:
                 self._offset(ssh, mac.name, mac.name, k)
                 self._check_build(ssh, mac)
                 self._gateway_offset(mac, k)
                 step = "sleep"
+                self._step(mac, k, step)
                 self._sleep(mac, k, ssh)
             step = "dwell"
-            self.clock.sleep(self.plan.dwell_s)
+            self._step(mac, k, step)
+            self._dwell(self.plan.dwell_s)
             step = "wake"
+            self._step(mac, k, step, may_stop=False)
             anchor = self._wake(mac, k)
             step = "wait for SSH"
-            ssh = self._await_ssh(mac, k)
-            with ssh:
+            self._step(mac, k, step)
+            with self._await_ssh(mac, k) as ssh:
                 self._offset(ssh, mac.name, mac.name, k)
                 step = "wait for tunnel"
+                self._step(mac, k, step)
                 collect.wait_for_tunnel(ssh, self.lab, mac.name, anchor, self._offsets[mac.name][-1].offset,
                                         self.clock, self.plan.tunnel_timeout_s)
                 # hold for the grace period: an alert raised late must land in this cycle's logs
-                self.clock.sleep(anchor + self.plan.grace_s + 5.0 - self.clock.now())
+                self._dwell(anchor + self.plan.grace_s + 5.0 - self.clock.now())
                 step = "collect"
+                self._step(mac, k, step, may_stop=False)
                 end = self.clock.now()
                 collect.collect_mac(ssh, self.lab, mac, raw, start, end, self._last_offsets(mac.name))
                 self._offset(ssh, mac.name, mac.name, k)
             collect.collect_gateway(self.lab, raw, start, end, self.clock, self._last_offsets(self._gw_name()))
             outcome, reason = Outcome.PASS, ""
+        except Interrupted:
+            outcome, reason = Outcome.UNKNOWN, f"interrupted by the operator during {step}; re-run on resume"
         except DutHang as e:
             outcome, reason = Outcome.DUT_HANG, str(e)
         except RigError as e:
             outcome, reason = Outcome.RIG_ERROR, f"{step}: {e}"
         except Exception as e:  # noqa: BLE001 - an unexpected failure is a rig error, never a crash
             outcome, reason = Outcome.RIG_ERROR, f"{step}: unexpected {type(e).__name__}: {e}"
-            (raw).mkdir(parents=True, exist_ok=True)
+            raw.mkdir(parents=True, exist_ok=True)
             (raw / "traceback.txt").write_text(traceback.format_exc())
-        rec = {"type": "cycle_end", "mac": mac.name, "cycle": k, "t": self.clock.now(),
+        if mac.name in self._asleep and outcome is not Outcome.DUT_HANG:
+            self._leave_awake(mac, k)
+        rec = {"type": "cycle_end", "mac": mac.name, "cycle": k, "t": self.clock.now(), "attempt": attempt,
                "collected": outcome is Outcome.PASS, "outcome": outcome.value, "reason": reason}
         scored: dict = {}
         if outcome is Outcome.PASS:
@@ -166,6 +198,49 @@ class CycleRunner:
         self.journal.append(rec)
         self.on_cycle({**scored, **rec})
         return rec
+
+    @staticmethod
+    def _next_attempt_no(raw: Path) -> int:
+        n = 1
+        while raw.with_name(f"{raw.name}.attempt{n}").exists():
+            n += 1
+        return n
+
+    def _step(self, mac: Mac, k: int, step: str, may_stop: bool = True) -> None:
+        """Journal the step *before* doing it; between steps is where Ctrl-C takes effect."""
+        if may_stop and self.stop.is_set():
+            raise Interrupted(step)
+        self.journal.append({"type": "step", "mac": mac.name, "cycle": k, "step": step, "t": self.clock.now()})
+        self.on_step(mac.name, k, step)
+
+    def _dwell(self, seconds: float) -> None:
+        """Wait ``seconds`` of lab time in slices, so a stop request is honoured within one slice."""
+        end = self.clock.now() + seconds
+        while not self.stop.is_set():
+            left = end - self.clock.now()
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, 5.0))
+
+    def _precondition(self, mac: Mac, k: int) -> SSHSession:
+        """Reach the Mac; if it does not answer (left asleep by a crashed run?), wake it once."""
+        try:
+            return wait_reachable(mac.ssh, self.clock, min(30.0, self.plan.precondition_timeout_s))
+        except Unreachable as first:
+            if not mac.actuator:
+                raise
+            self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": "preflight wake",
+                                 "why": str(first)})
+            self._wake(mac, k, kind_prefix="preflight")
+            return wait_reachable(mac.ssh, self.clock, self.plan.precondition_timeout_s)
+
+    def _leave_awake(self, mac: Mac, k: int) -> None:
+        """After an interrupted or failed cycle, never leave a Mac the rig put to sleep asleep."""
+        try:
+            self._wake(mac, k, kind_prefix="cleanup")
+        except RigError as e:
+            self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": "cleanup wake",
+                                 "error": str(e)})
 
     # -- steps --------------------------------------------------------------------------------
     def _offset(self, ssh: SSHSession, host: str, mac: str, k: int) -> None:
@@ -206,43 +281,76 @@ class CycleRunner:
         if mac.sleep_by == "lid":
             ssh.close()  # an open session can hold off sleep
             act = self.actuators.act(mac.actuator, lambda a: a.lid(mac.channel, close=True))
+            self._asleep.add(mac.name)
             self._action(mac, k, "act_lid_close", act)
         else:
             res = ssh.run(["pmset", "sleepnow"]).check()
+            self._asleep.add(mac.name)
             self.journal.append({"type": "action", "mac": mac.name, "cycle": k, "kind": "cmd_sleepnow",
                                  "t": res.t0, "sent": res.t0, "received": res.t1, "attempts": 1,
                                  "request": "pmset sleepnow"})
             ssh.close()
 
-    def _wake(self, mac: Mac, k: int) -> float:
+    def _wake(self, mac: Mac, k: int, kind_prefix: str = "") -> float:
+        """Lid open or power press. Only the cycle's own wake (no prefix) is an anchor."""
         if mac.wake_by == "lid":
             act = self.actuators.act(mac.actuator, lambda a: a.lid(mac.channel, close=False))
-            return self._action(mac, k, "act_lid_open", act)
-        act = self.actuators.act(mac.actuator, lambda a: a.power_press(mac.channel, self.plan.power_press_ms))
-        return self._action(mac, k, "act_power_press", act)
+            kind = "act_lid_open"
+        else:
+            act = self.actuators.act(mac.actuator, lambda a: a.power_press(mac.channel, self.plan.power_press_ms))
+            kind = "act_power_press"
+        self._asleep.discard(mac.name)
+        if kind_prefix:
+            self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": f"{kind_prefix} wake",
+                                 "request": act.request, "t": act.at})
+            return act.at
+        return self._action(mac, k, kind, act)
+
+    def _ladder(self, mac: Mac) -> list[tuple[str, Callable]]:
+        """The recovery ladder, gentlest first (DESIGN.md, step 5)."""
+        ch, ms, wait = mac.channel, self.plan.power_press_ms, self.clock.sleep
+
+        def long_then_press(a):
+            acts = [a.power_press(ch, 6000)]
+            wait(10.0)
+            return acts + [a.power_press(ch, ms)]
+
+        def ac_cycle(a):
+            acts = [a.ac(ch, on=False)]
+            wait(10.0)
+            acts.append(a.ac(ch, on=True))
+            wait(5.0)
+            return acts + [a.power_press(ch, ms)]
+
+        return [("power press", lambda a: [a.power_press(ch, ms)]),
+                ("long press then press", long_then_press),
+                ("AC off and on", ac_cycle)]
 
     def _await_ssh(self, mac: Mac, k: int) -> SSHSession:
         """Wait for SSH after wake; on timeout walk the recovery ladder, journaling each step."""
         try:
             return wait_reachable(mac.ssh, self.clock, self.plan.wake_timeout_s)
         except Unreachable as first:
-            ladder = [("power press", lambda a: [a.power_press(mac.channel, self.plan.power_press_ms)])]
-            for name, step in ladder:
-                if not mac.actuator:
-                    break
+            if not mac.actuator:
+                raise DutHang(f"{mac.name}: no SSH answer after wake ({first}) and no actuator to recover it")
+            for name, step in self._ladder(mac):
+                self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": name,
+                                     "t": self.clock.now()})
                 try:
-                    acts = self.actuators.act(mac.actuator, step)
-                    for act in acts:
-                        self._action(mac, k, "act_power_press", act)
+                    for act in self.actuators.act(mac.actuator, step):
+                        self.journal.append({"type": "recovery_action", "mac": mac.name, "cycle": k,
+                                             "request": act.request, "t": act.at})
                 except RigError as e:
                     self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": name,
                                          "error": str(e)})
                     continue
-                self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": name})
                 try:
-                    return wait_reachable(mac.ssh, self.clock, self.plan.wake_timeout_s)
+                    ssh = wait_reachable(mac.ssh, self.clock, self.plan.wake_timeout_s)
                 except Unreachable:
                     continue
+                self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": name,
+                                     "result": "recovered"})
+                return ssh
             raise DutHang(f"{mac.name}: no SSH answer after wake ({first}); recovery ladder exhausted")
 
     def _journal_skip(self, mac: Mac, k: int, why: str) -> None:

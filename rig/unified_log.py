@@ -238,7 +238,7 @@ class _Core:
             # one line outside a pretty record: one unit
             if line[:1] == b"{" and line[-1:] == b"}" and len(line) > 1:
                 res.read += 1
-                if any(nd in line for nd in needles):
+                if len(line) < _SHORT or any(nd in line for nd in needles):
                     self._record(line, no)
                 else:
                     res.other += 1
