@@ -1,153 +1,91 @@
-"""Actuator driver for protocol v1 (``rig-v1``): pyserial plus the protocol, nothing about Macs.
+"""What the cycle runner asks of an actuator, and how a backend is found by its ``kind``.
 
-- Every request has an id; on a timeout the *same* request (same id) is sent again, so the
-  firmware answers it without acting twice.
-- ``PING`` at open checks the protocol version.
-- The port is named by a stable path (``/dev/serial/by-id/…``); when the USB device re-enumerates
-  the driver re-opens that path and repeats the request.
-- An action's instant: the firmware's ``at=`` when the lab says its clock is the lab's
-  (``clock = "lab"``), else the send time plus half the round trip (``clock = "rtt"``).
+An actuator is the rig's hand on the Mac: it closes and opens the lid, presses the power button,
+switches AC. The cycle runner depends on that small interface, never on a board (labgrid's
+*protocol* idea): every backend is one module in ``rig/actuators/`` named after its lab-file
+``kind`` (``rig-v1`` -> ``rig/actuators/rig_v1.py``) and exposes ``BACKEND``, a class with
+
+    open() -> self        claim the port (and check the device, if it can answer)
+    close()
+    lid(channel, close)   -> Action
+    power_press(channel, ms) -> Action
+    ac(channel, on)       -> Action
+    status(channel)       -> dict
+
+A verb the hardware cannot do raises ``NotSupported`` (an ``ActuatorError``) naming the backend,
+so a misconfigured lab fails loudly; the lab loader already refuses the obvious cases (a relay
+board cannot move a lid). Every failure is an ``ActuatorError``, a ``RigError``: the cycle ends
+``rig_error`` (the rig's fault, never scored against the build), never a crash.
+
+Adding a backend: one module in ``rig/actuators/`` with ``BACKEND`` and a config example in its
+docstring, plus its kind in ``rig.lab.ACTUATOR_KINDS``; ``tests/test_actuator_backends.py``
+checks that every kind loads and implements the interface.
 """
 from __future__ import annotations
 
-import itertools
-import random
-from dataclasses import dataclass
+import importlib
+from dataclasses import dataclass, field
 
-import serial
-
-from .actuator_protocol import PROTOCOL, Reply, Request, parse_reply
+from .actuator_protocol import Reply
 from .clock import Clock
 from .lab import Actuator as ActuatorConfig
 from .outcomes import RigError
 
+#: The verbs every backend implements (or refuses with NotSupported).
+INTERFACE = ("open", "close", "lid", "power_press", "ac", "status")
+
 
 class ActuatorError(RigError):
-    pass
+    """The actuator failed or could not be reached; the message says what was tried."""
+
+
+class NotSupported(ActuatorError):
+    """This kind of actuator cannot do that (e.g. a relay board asked to close a lid)."""
 
 
 @dataclass(frozen=True)
 class Action:
+    """One thing the actuator did, with the instant it did it on the controller's clock.
+
+    ``at`` anchors time-to-tunnel; ``sent``/``received`` bound it; ``attempts`` > 1 means the
+    request was retried (same id) or the port re-opened; ``notes`` keeps what was skipped on the
+    way (line noise, late replies), so a journal can show why an action was slow.
+    """
+
     request: str
-    at: float  # controller-clock instant the actuator acted
+    at: float
     sent: float
     received: float
     attempts: int
     reply: Reply
+    notes: tuple = field(default=())
 
 
-class RigV1Actuator:
-    def __init__(self, cfg: ActuatorConfig, clock: Clock, timeout: float = 2.0, retries: int = 2):
-        self.cfg = cfg
-        self.clock = clock
-        self.timeout = timeout  # wall seconds per attempt (a serial read timeout)
-        self.retries = retries
-        self._ids = itertools.count(random.randrange(1, 1_000_000) * 1000)
-        self.port: serial.Serial | None = None
-        self.firmware = ""
-
-    # -- port ---------------------------------------------------------------------------------
-    def open(self) -> "RigV1Actuator":
-        self._open_port()
-        ping = self.request(Request(self._next_id(), "PING"))
-        proto = ping.reply.fields.get("proto")
-        if proto != str(PROTOCOL):
-            raise ActuatorError(f"actuator {self.cfg.name}: firmware speaks protocol {proto!r}, rig needs {PROTOCOL}")
-        self.firmware = ping.reply.fields.get("fw", "?")
-        return self
-
-    def _open_port(self) -> None:
-        try:
-            self.port = serial.Serial(self.cfg.port, self.cfg.baud, timeout=self.timeout, write_timeout=self.timeout)
-        except (serial.SerialException, OSError) as e:
-            raise ActuatorError(f"actuator {self.cfg.name}: cannot open {self.cfg.port}: {e} "
-                                f"(unplugged? check the USB cable and `ls -l {self.cfg.port}`)") from None
-        self.port.reset_input_buffer()
-
-    def close(self) -> None:
-        if self.port:
-            self.port.close()
-            self.port = None
-
-    def __enter__(self):
-        return self.open()
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _next_id(self) -> str:
-        return str(next(self._ids))
-
-    # -- requests -----------------------------------------------------------------------------
-    def request(self, req: Request) -> Action:
-        sent = self.clock.now()
-        problems = []
-        for attempt in range(1, self.retries + 2):
-            try:
-                if self.port is None:
-                    self._open_port()
-                sent = self.clock.now()
-                self.port.write(req.line())
-                reply = self._read_reply(req.id, problems)
-            except (serial.SerialException, OSError) as e:
-                problems.append(f"port: {e}")
-                self.close()  # re-enumerated or unplugged: re-open the stable path next attempt
-                continue
-            if reply is None:
-                problems.append("timeout")
-                continue
-            received = self.clock.now()
-            if not reply.ok:
-                raise ActuatorError(f"actuator {self.cfg.name}: {req.line().decode().strip()!r} refused: "
-                                    f"ERR {reply.code} {reply.text}")
-            return Action(req.line().decode().strip(), self._instant(reply, sent, received), sent, received,
-                          attempt, reply)
-        raise ActuatorError(f"actuator {self.cfg.name}: no valid reply to {req.line().decode().strip()!r} "
-                            f"after {self.retries + 1} attempts ({'; '.join(problems[-4:])})")
-
-    def _read_reply(self, rid: str, problems: list) -> Reply | None:
-        while True:
-            raw = self.port.readline()
-            if not raw:
-                return None
-            if not raw.endswith(b"\n"):
-                problems.append(f"partial line {raw[:40]!r}")
-                return None
-            try:
-                reply = parse_reply(raw.decode("ascii"))
-            except (UnicodeDecodeError, ValueError):
-                problems.append(f"garbage {raw[:40]!r}")
-                continue
-            if reply.id == rid:
-                return reply
-            # a late reply to an earlier request: skip it
-
-    def _instant(self, reply: Reply, sent: float, received: float) -> float:
-        if self.cfg.clock == "lab" and "at" in reply.fields:
-            return int(reply.fields["at"]) / 1_000_000
-        return sent + (received - sent) / 2
-
-    # -- verbs --------------------------------------------------------------------------------
-    def lid(self, channel: int, close: bool) -> Action:
-        return self.request(Request(self._next_id(), "LID", channel, "CLOSE" if close else "OPEN"))
-
-    def power_press(self, channel: int, ms: int = 300) -> Action:
-        return self.request(Request(self._next_id(), "PWR", channel, "PRESS", ms))
-
-    def ac(self, channel: int, on: bool) -> Action:
-        return self.request(Request(self._next_id(), "AC", channel, "ON" if on else "OFF"))
-
-    def status(self, channel: int) -> dict:
-        return dict(self.request(Request(self._next_id(), "STATUS", channel)).reply.fields)
+def backend_module(kind: str) -> str:
+    return f"rig.actuators.{kind.replace('-', '_')}"
 
 
-BACKENDS = {"rig-v1": RigV1Actuator}
+def load_backend(kind: str) -> type:
+    """The backend class for a lab-file ``kind``, imported by name."""
+    try:
+        module = importlib.import_module(backend_module(kind))
+    except ModuleNotFoundError as e:
+        if e.name != backend_module(kind):
+            raise
+        from .lab import ACTUATOR_KINDS
+        raise ActuatorError(f"no actuator backend for kind {kind!r} (available: {', '.join(ACTUATOR_KINDS)})") \
+            from None
+    return module.BACKEND
 
 
 def open_actuator(cfg: ActuatorConfig, clock: Clock):
-    try:
-        backend = BACKENDS[cfg.kind]
-    except KeyError:
-        raise ActuatorError(f"actuator {cfg.name}: no backend for kind {cfg.kind!r} "
-                            f"(available: {', '.join(sorted(BACKENDS))})") from None
-    return backend(cfg, clock).open()
+    """Open the actuator a lab file describes; raises ActuatorError if it cannot be used."""
+    return load_backend(cfg.kind)(cfg, clock).open()
+
+
+def __getattr__(name: str):
+    # ``from rig.actuator import RigV1Actuator`` predates the backends package; keep it working
+    # without importing every backend when this module loads.
+    if name == "RigV1Actuator":
+        return load_backend("rig-v1")
+    raise AttributeError(name)

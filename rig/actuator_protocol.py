@@ -13,6 +13,12 @@ The firmware remembers recent ids: a retried request with the same id is answere
 acted on twice (a doubled power press would put the Mac straight back to sleep). Action replies
 carry ``at=<µs>``, the instant the firmware acted by its own clock.
 
+Error codes (``ERR <code> <text>``; the text is for people, the code for programs):
+  1 bad request (not protocol v1: unknown verb, bad arguments)
+  2 no such channel
+  3 busy (the channel is still moving, e.g. a lid servo)
+  4 hardware fault (a servo stalled, a limit switch never closed)
+
 Pure functions only: the driver (``rig/actuator.py``) and the twin's firmware both use them.
 """
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass, field
 
 PROTOCOL = 1
 VERBS = ("PING", "LID", "PWR", "AC", "STATUS")
+ERR_CODES = {1: "bad request", 2: "no such channel", 3: "busy", 4: "hardware fault"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ def format_reply(rid: str, ok: bool = True, code: int = 0, text: str = "", **fie
 
 def parse_reply(line: str) -> Reply:
     """Parse one reply line; raises ValueError for anything that is not protocol v1."""
+    if not line.strip().isprintable():
+        raise ValueError(f"not a protocol-v1 reply (control bytes): {line.strip()!r}")
     parts = line.strip().split(" ")
     if len(parts) < 2 or not parts[0]:
         raise ValueError(f"not a protocol-v1 reply: {line.strip()!r}")
@@ -98,3 +107,29 @@ def parse_reply(line: str) -> Reply:
     if status == "ERR" and len(parts) >= 3 and parts[2].isdigit():
         return Reply(rid, False, {}, int(parts[2]), " ".join(parts[3:]))
     raise ValueError(f"not a protocol-v1 reply: {line.strip()!r}")
+
+
+def find_reply(raw: bytes, rid: str) -> tuple[Reply | None, bytes]:
+    """The reply in one received line, and the noise in front of it (never raises).
+
+    A USB-serial adapter often emits a few junk bytes when it is plugged in or reset, and they
+    land in front of the next reply on the same line. The reply to ``rid`` is still there at the
+    end: it is returned with the junk, which the driver reports instead of losing the reply.
+    A line that is a well-formed reply to another id is returned as is (the caller skips it).
+    Returns ``(None, raw)`` when there is no reply in the line at all.
+    """
+    if not raw.endswith(b"\n"):
+        return None, raw
+    try:
+        return parse_reply(raw.decode("ascii")), b""
+    except (UnicodeDecodeError, ValueError):
+        pass
+    key = rid.encode("ascii")
+    for marker in (key + b" OK", key + b" ERR"):
+        p = raw.rfind(marker)
+        if p > 0 and not raw[p - 1:p].isalnum():
+            try:
+                return parse_reply(raw[p:].decode("ascii")), raw[:p]
+            except (UnicodeDecodeError, ValueError):
+                pass
+    return None, raw

@@ -48,11 +48,21 @@ def main() -> None:
 def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
     from .cycle import Plan
+    from .gates import Gate
     from .lab import LabError, load_lab
     from .run import drive, parse_duration, start_run
     from .run_folder import RunFolder
     from .suites import SUITES
 
+    meta = None
+    if resume:
+        try:
+            meta = RunFolder(resume).meta()
+        except FileNotFoundError as e:
+            raise click.ClickException(str(e))
+        build, cycles = meta["build"], meta["plan"]["cycles"]
+        if lab_path is None and not meta["lab"].get("virtual"):
+            raise click.UsageError(f"{resume} ran on lab {meta['lab']['name']!r}: give its lab file with --lab")
     try:
         dwell_s = parse_duration(dwell)
     except ValueError as e:
@@ -61,7 +71,7 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed) -> N
     if lab_path is None:
         if not build.startswith("twin:"):
             raise click.UsageError("without --lab the rig runs on the twin: use --build twin:MODEL")
-        from .twin.launch import TwinProcess
+        from .twin.launch import TwinProcess  # the code that starts the twin
         from .twin.serve import TwinConfig
 
         twin = TwinProcess(TwinConfig(build=build.split(":", 1)[1], scale=scale, seed=seed))
@@ -70,35 +80,44 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed) -> N
         except (RuntimeError, ValueError) as e:
             raise click.ClickException(f"twin lab did not start: {e}")
         click.echo(f"twin lab: {len(load_lab(lab_path).macs)} Macs, clock x{scale:g}, build {build}")
+    folder = None
     try:
         try:
             lab = load_lab(lab_path)
-            selected = lab.select([m for m in macs.split(",") if m])
+            wanted = list(meta["macs"]) if meta else [m for m in macs.split(",") if m]
+            selected = lab.select(wanted)
         except LabError as e:
             raise click.ClickException(str(e))
-        suite = SUITES["dark_wake"]
-        plan = Plan(build=build, cycles=cycles, dwell_s=dwell_s, gates=list(suite["gates"]))
-        out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
-        folder = RunFolder(resume) if resume else start_run(lab, plan, out, command=["rig", *sys.argv[1:]],
-                                                            macs=selected)
+        if meta:
+            plan = Plan(**meta["plan"], gates=[Gate.from_dict(g) for g in meta["gates"]])
+            folder = RunFolder(resume)
+            click.echo(f"resuming {folder.path.name}: {plan.cycles} cycles per Mac, finished cycles kept")
+        else:
+            plan = Plan(build=build, cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]))
+            out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
+            folder = start_run(lab, plan, out, command=["rig", *sys.argv[1:]], macs=selected)
+        from .lease import LeaseBusy
+
         stop = threading.Event()
         try:
             scores = drive(lab, folder, plan, selected, stop=stop,
-                           on_cycle=lambda rec: click.echo(_fmt_cycle(rec, cycles)))
-        except KeyboardInterrupt:
-            stop.set()
-            raise click.ClickException(f"interrupted; resume with: rig run --resume {folder.path}")
+                           on_cycle=lambda rec: click.echo(_fmt_cycle(rec, plan.cycles)))
+        except LeaseBusy as e:
+            raise click.ClickException(str(e))
         click.echo(f"verdict: {scores['verdict'].upper()}")
+        if stop.is_set():
+            click.echo(f"interrupted: every Mac finished its step and was left awake; "
+                       f"resume with: rig run --resume {folder.path}")
         click.echo(f"report: {folder.report_html}")
     finally:
         if twin is not None:
             truth = twin.stop()
-            if truth and 'folder' in locals():
+            if truth and folder is not None:
                 import json
 
                 (folder.path / "twin-truth.json").write_text(json.dumps(truth))
             twin.cleanup()
-    sys.exit(0)
+    sys.exit(130 if stop.is_set() else 0)
 
 
 @main.command()
@@ -123,3 +142,85 @@ def report(run_dir) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option("--lab", "lab_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="lab.toml of a real rack (default: start the embedded twin lab)")
+@click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
+@click.option("--build", default=None, help="also check the extension is at this build")
+@click.option("--fix", is_flag=True, help="apply the safe fixes (pmset settings, log persistence)")
+def doctor(lab_path, macs, build, fix) -> None:
+    """Check every entry of a lab (SSH, host keys, actuators, gateway, extension, clocks, settings)."""
+    from .doctor import run_doctor, table
+    from .lab import LabError, load_lab
+
+    twin = None
+    if lab_path is None:
+        from .twin.launch import TwinProcess  # the code that starts the twin
+
+        twin = TwinProcess()
+        lab_path = twin.start()
+    try:
+        try:
+            lab = load_lab(lab_path)
+            selected = lab.select([m for m in macs.split(",") if m])
+        except LabError as e:
+            raise click.ClickException(str(e))
+        findings = run_doctor(lab, selected, build, fix)
+        click.echo(table(findings))
+        bad = [x for x in findings if x.status == "fail"]
+    finally:
+        if twin is not None:
+            twin.stop()
+            twin.cleanup()
+    sys.exit(1 if bad else 0)
+
+
+@main.group()
+def lease() -> None:
+    """Leases on Macs: which run holds which Mac (they expire by themselves)."""
+
+
+def _lease_folder(lab_path):
+    from .lab import LabError, load_lab
+
+    try:
+        lab = load_lab(lab_path)
+    except LabError as e:
+        raise click.ClickException(str(e))
+    return lab, lab.lease_folder
+
+
+@lease.command("list")
+@click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def lease_list(lab_path) -> None:
+    """List the leases of a lab's Macs."""
+    import time
+
+    from . import lease as leases
+
+    _, folder = _lease_folder(lab_path)
+    rows = leases.list_leases(folder)
+    if not rows:
+        click.echo("no leases")
+    for x in rows:
+        state = "stale" if x.stale else f"{(x.expires - time.time()) / 60:.0f} min left"
+        click.echo(f"{x.mac:<40} {x.holder:<32} {x.host} pid {x.pid}  {state}")
+
+
+@lease.command("release")
+@click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("macs", nargs=-1, required=True)
+def lease_release(lab_path, macs) -> None:
+    """Release the leases on MACS (names or tags), whoever holds them."""
+    from . import lease as leases
+    from .lab import LabError
+
+    lab, folder = _lease_folder(lab_path)
+    try:
+        selected = lab.select(list(macs))
+    except LabError as e:
+        raise click.ClickException(str(e))
+    for m in selected:
+        click.echo(f"{m.name}: {'released' if leases.release(folder, leases.key(m)) else 'no lease'}")

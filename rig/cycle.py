@@ -238,7 +238,7 @@ class CycleRunner:
         """After an interrupted or failed cycle, never leave a Mac the rig put to sleep asleep."""
         try:
             self._wake(mac, k, kind_prefix="cleanup")
-        except RigError as e:
+        except Exception as e:  # noqa: BLE001 - the cycle's own outcome must still be journaled
             self.journal.append({"type": "recovery", "mac": mac.name, "cycle": k, "step": "cleanup wake",
                                  "error": str(e)})
 

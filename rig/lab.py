@@ -47,6 +47,9 @@ class Actuator:
     kind: str = "rig-v1"
     clock: str = "rtt"
     baud: int = 115200
+    timeout_s: float = 2.0  # wall seconds per request attempt
+    reopen_s: float = 10.0  # wall seconds to find the USB device again after it re-enumerates
+    wiring: dict = field(default_factory=dict)  # lcus-relay: relay number -> (role, Mac channel)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Extension:
     subsystem: str
     signatures: Path
     bundle_id: str = ""
+    log_level: str = "default"  # the lowest level the signatures' messages are logged at
 
 
 @dataclass
@@ -93,6 +97,11 @@ class Lab:
     redact: tuple = ()
     reports: Path = Path("reports")
     clock_table: dict | None = None
+    leases: Path | None = None  # shared folder of Mac leases (default: <reports>/.leases)
+
+    @property
+    def lease_folder(self) -> Path:
+        return self.leases or (self.reports / ".leases")
 
     @property
     def is_virtual(self) -> bool:
@@ -147,7 +156,9 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
             re.compile(pat)
         except re.error as e:
             raise LabError(f"{where}: [lab] redact[{i}] {pat!r} is not a valid regex: {e}") from None
-    reports = Path(_str(lab_t, "reports", f"{where}: [lab]", default="reports"))
+    reports = _path(base, _str(lab_t, "reports", f"{where}: [lab]", default="reports")) if path else Path("reports")
+    leases_s = _str(lab_t, "leases", f"{where}: [lab]", default="")
+    leases = _path(base, leases_s) if leases_s else None
 
     clock_t = raw.get("clock")
     if clock_t is not None:
@@ -161,7 +172,8 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
     if not sig.exists():
         raise LabError(f"{ctx} signatures: file {sig} does not exist")
     extension = Extension(_str(ext_t, "name", ctx), _str(ext_t, "subsystem", ctx), sig,
-                          _str(ext_t, "bundle_id", ctx, default=""))
+                          _str(ext_t, "bundle_id", ctx, default=""),
+                          _choice(ext_t, "log_level", ctx, ("default", "info", "debug"), default="default"))
 
     actuators: dict[str, Actuator] = {}
     for i, a in enumerate(_array(raw, "actuator", where)):
@@ -172,7 +184,10 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
         clock = _choice(a, "clock", ctx, ACTUATOR_CLOCKS, default="rtt")
         if aname in actuators:
             raise LabError(f"{ctx}: defined twice")
-        actuators[aname] = Actuator(aname, _str(a, "port", ctx), kind, clock, _int(a, "baud", ctx, 115200))
+        baud = _int(a, "baud", ctx, 9600 if kind == "lcus-relay" else 115200)
+        actuators[aname] = Actuator(aname, _str(a, "port", ctx), kind, clock, baud,
+                                    _seconds(a, "timeout_s", ctx, 2.0), _seconds(a, "reopen_s", ctx, 10.0),
+                                    _wiring(a, kind, ctx))
 
     macs: dict[str, Mac] = {}
     for i, m in enumerate(_array(raw, "mac", where)):
@@ -192,6 +207,8 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
         channel = _int(m, "channel", ctx, 0)
         if act and channel < 1:
             raise LabError(f"{ctx}: channel must be a positive integer (the actuator channel wired to this Mac)")
+        if act and actuators[act].kind == "lcus-relay":
+            _relay_can_drive(actuators[act], sleep_by, wake_by, channel, ctx)
         tags = tuple(_list(m, "tags", ctx))
         macs[mname] = Mac(mname, _ssh(m, mname, base, ctx), act, channel, sleep_by, wake_by, tags)
     if not macs:
@@ -216,7 +233,7 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
         gateway = Gateway(gname, _ssh(g, gname, base, ctx), cmd,
                           _choice(g, "format", ctx, GATEWAY_FORMATS, default="ocserv"), dict(clients))
 
-    return Lab(name, path, extension, macs, actuators, gateway, redact, reports, clock_t)
+    return Lab(name, path, extension, macs, actuators, gateway, redact, reports, clock_t, leases)
 
 
 # -- small validators ---------------------------------------------------------------------------
@@ -293,3 +310,51 @@ def _choice(t: dict, key: str, ctx: str, choices: tuple, default: str) -> str:
     if v not in choices:
         raise LabError(f"{ctx}: {key} = {v!r} is not one of {', '.join(choices)}")
     return v
+
+
+def _seconds(t: dict, key: str, ctx: str, default: float) -> float:
+    v = t.get(key, default)
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+        raise LabError(f"{ctx}: {key} must be a positive number of seconds, not {v!r}")
+    return float(v)
+
+
+RELAY_ROLES = ("power", "ac")  # a relay closes a contact: a power button or the AC line, never a lid
+
+
+def _wiring(a: dict, kind: str, ctx: str) -> dict:
+    """``wiring = { 1 = "power", 2 = "ac:2" }`` -> {relay: (role, Mac channel)}; lcus-relay only."""
+    raw = a.get("wiring")
+    if kind != "lcus-relay":
+        if raw is not None:
+            raise LabError(f"{ctx}: wiring is only for lcus-relay actuators ({kind} wires channels in its firmware)")
+        return {}
+    example = 'e.g. wiring = { 1 = "power", 2 = "ac" }'
+    if not isinstance(raw, dict) or not raw:
+        raise LabError(f"{ctx}: wiring is required for an lcus-relay board (which relay drives what), {example}")
+    out: dict[int, tuple[str, int]] = {}
+    for key, value in raw.items():
+        if not key.isdigit() or not 1 <= int(key) <= 8:
+            raise LabError(f"{ctx}: wiring: {key!r} is not a relay number (1-8, as printed on the board)")
+        role, _, ch = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if role not in RELAY_ROLES or (ch and not ch.isdigit()) or ch == "0":
+            raise LabError(f'{ctx}: wiring.{key} = {value!r} must be "power" or "ac", optionally ":<Mac channel>" '
+                           f'(e.g. "power:2"; a relay board cannot move a lid)')
+        wired = (role, int(ch or 1))
+        twin = next((r for r, w in out.items() if w == wired), None)
+        if twin is not None:
+            raise LabError(f"{ctx}: wiring: relays {twin} and {key} are both {role} for channel {wired[1]}")
+        out[int(key)] = wired
+    return out
+
+
+def _relay_can_drive(act: Actuator, sleep_by: str, wake_by: str, channel: int, ctx: str) -> None:
+    """A Mac on a relay board: no lid, and a power relay wired for its channel if it wakes by power."""
+    board = f'actuator "{act.name}" is an lcus-relay board (power button and AC only, no lid)'
+    if sleep_by == "lid":
+        raise LabError(f'{ctx}: sleep_by = "lid" but {board}; use sleep_by = "sleepnow"')
+    if wake_by == "lid":
+        raise LabError(f'{ctx}: wake_by = "lid" but {board}; use wake_by = "power"')
+    if wake_by == "power" and ("power", channel) not in act.wiring.values():
+        raise LabError(f'{ctx}: wake_by = "power" but actuator "{act.name}" has no relay wired to "power" '
+                       f'for channel {channel}; add it to its wiring, e.g. {{ 1 = "power:{channel}" }}')

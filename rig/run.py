@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, derive
+from . import __version__, derive, lease
 from .cycle import CycleRunner, Plan
 from .journal import Journal, cycles_from_journal, read_journal
 from .lab import Lab
@@ -67,16 +67,45 @@ def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
     return folder
 
 
+def lease_ttl_s(plan: Plan, clock) -> float:
+    """Wall seconds a lease must outlive one cycle (renewed after each), with a generous margin."""
+    cycle_lab_s = plan.dwell_s + plan.precondition_timeout_s + 4 * plan.wake_timeout_s + plan.tunnel_timeout_s
+    return max(600.0, 2 * (cycle_lab_s + 600) / clock.scale)
+
+
 def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[dict], None] | None = None,
-          stop: threading.Event | None = None) -> dict:
-    """Run (or resume) the cycles not yet finished, then derive every report file."""
+          stop: threading.Event | None = None, on_step=None) -> dict:
+    """Run (or resume) the cycles not yet finished, then derive every report file.
+
+    Takes a lease on every Mac first (:class:`rig.lease.LeaseBusy` if another run holds one),
+    renews it after each cycle and releases it at the end.
+    """
     clock = lab.clock()
+    holder, ttl, ldir = folder.path.name, lease_ttl_s(plan, clock), lab.lease_folder
+    taken = []
+    try:
+        for m in macs:
+            lease.acquire(ldir, lease.key(m), holder, ttl)
+            taken.append(m)
+    except lease.LeaseBusy:
+        for m in taken:
+            lease.release(ldir, lease.key(m), holder)
+        raise
+
+    def cycle_done(rec: dict) -> None:
+        lease.renew(ldir, lease.key(lab.macs[rec["mac"]]), holder, ttl)
+        if on_cycle:
+            on_cycle(rec)
+
     records, _ = read_journal(folder.journal)
     done = {key for key, c in cycles_from_journal(records).items() if c.get("outcome") != Outcome.UNKNOWN.value}
     journal = Journal(folder.journal)
     try:
-        CycleRunner(lab, folder.path, plan, journal, clock, on_cycle=on_cycle, stop=stop).run(macs, done)
+        CycleRunner(lab, folder.path, plan, journal, clock, on_cycle=cycle_done, stop=stop,
+                    on_step=on_step).run(macs, done)
     finally:
         journal.close()
+        for m in taken:
+            lease.release(ldir, lease.key(m), holder)
         folder.update_meta(finished=_utc(clock.now()))
     return derive.derive_run(folder.path)

@@ -1,19 +1,63 @@
-"""One clock, power phases: the stage between parsed events and scores.
+"""One clock and one power series: the stage between parsed events and scores.
 
-Every host writes its own clock. Offsets measured over SSH (host minus controller, see
-``clock_offset.py``) are applied piecewise in time: a row uses the latest measurement taken at or
-before it on that host's clock, and rows before the first measurement use the first. A clock
-that steps after wake is handled because a new measurement is taken after every wake.
+**One clock.** Every host stamps its lines with its own clock. Before each cycle and after each
+wake the rig measures each host's offset over SSH (``offset = host - controller``, error <= RTT/2,
+see ``clock_offset.py``) and journals it. :func:`correct` moves every row of a measured host onto
+the controller's clock (``t_controller = t_host - offset(t_host)``) with these rules:
 
-Power phases come from power events: ``sleep`` -> asleep, ``dark_wake`` -> dark, ``full_wake`` /
-``dark_to_full`` -> full. powerd's µs lines (source ``unified``) are preferred to pmset's seconds
-when the cycle has them.
+- *Segments.* A Mac's clock may **step at a wake** (it re-reads its RTC, or syncs time once the
+  network is back), so its timeline is cut at each of its full wakes (``full_wake`` /
+  ``dark_to_full``, taken from its own power rows, µs-refined where powerd logged them). A
+  measurement belongs to the segment that holds its instant on the host's clock
+  (``t + offset``). The wake's own line and everything after it use the measurements after the
+  wake; everything before uses the ones before.
+- *Inside a segment*, the offset is interpolated linearly between consecutive measurements, so a
+  clock that drifts is followed; before the first and after the last measurement of the segment
+  it is held constant (extrapolating a drift measured over a minute across a 45-minute sleep
+  would amplify the measurement error far beyond the drift itself). Interpolating between two
+  measurements each good to RTT/2 keeps every corrected instant within RTT/2 of the truth.
+- *Inside the sleep* (between falling asleep and the full wake) the Mac cannot be reached, so
+  nothing is measured there. Those rows, dark wakes included, belong to the segment before the
+  wake and use the last measurement taken before the sleep. Why not the one after the wake: a
+  step at the wake is in that measurement and did not apply to lines written before it. What
+  this cannot see: drift during the sleep itself (rate x sleep length, ~30 ms for 10 ppm over
+  45 min), a step at a *dark* wake (no measurement can follow it before the full wake), and,
+  for a backward step of S seconds, rows written in the last S seconds before the wake (on the
+  host's clock they sort after the wake's line, so they take the post-wake offset).
+- *A segment without a measurement* (a wake after which SSH never answered) takes the last
+  measurement of the nearest earlier segment, else the first of the nearest later one.
+- A host with no measurement at all (the controller's own rows, a host not measured) keeps its
+  time; the caller reports it.
+
+**One power series.** ``pmset -g log`` lists every power transition but only to the second, in
+the Mac's local time with the offset of that instant; powerd writes the same sentences to the
+unified log with µs. :func:`power_events` returns *one row per transition*: each pmset power row
+takes the time of the powerd row of the same host and kind whose instant (in UTC, after
+correction) falls in the pmset row's second, widened by :data:`MATCH_TOLERANCE_S` either side
+for the two lines not being written at the same instant; one powerd row refines at most one
+pmset row, the nearest. The pmset row is kept (its line says more: power source, charge,
+duration), with ``t`` replaced, ``refined`` True and ``t_pmset`` its own second. A pmset row
+with no powerd line keeps its second (``refined`` False); a powerd row with no pmset line (the
+dump was taken before it, or pmset was not collected) is kept as it is (``refined`` True,
+``t_pmset`` NaT). The events frame itself keeps both sources' rows untouched; only this series
+is merged, so nothing is counted twice.
+
+Power phases come from the power series: ``sleep`` -> asleep, ``dark_wake`` -> dark,
+``full_wake`` / ``dark_to_full`` -> full.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .events import FULL_KINDS, POWER_KINDS, Kind
+from .events import FULL_KINDS, POWER_KINDS, Kind, Source
+
+#: How far (s) a powerd line may lie outside the second pmset printed and still refine it.
+MATCH_TOLERANCE_S = 1.0
+
+_POWER = [k.value for k in POWER_KINDS]
+_FULL = [k.value for k in FULL_KINDS]
+_NS = 1_000_000_000
 
 
 def offsets_frame(records: list[dict]) -> pd.DataFrame:
@@ -24,36 +68,132 @@ def offsets_frame(records: list[dict]) -> pd.DataFrame:
     return df
 
 
-def correct(events: pd.DataFrame, offsets: pd.DataFrame) -> pd.DataFrame:
-    """Move every row of a measured host onto the controller's clock (``t`` replaced in place).
+# ---- one clock ---------------------------------------------------------------------------------
 
-    A host with no measurement keeps its own time and is reported by the caller.
+def correct(events: pd.DataFrame, offsets: pd.DataFrame) -> pd.DataFrame:
+    """Move every row of a measured host onto the controller's clock (see the module docstring).
+
+    ``offsets``: :func:`offsets_frame`. Returns a new frame sorted by the corrected ``t``.
     """
     if events.empty or offsets.empty:
         return events
     parts = []
     for host, rows in events.groupby("host", sort=False):
         offs = offsets[offsets["host"] == host]
-        if offs.empty:
+        valid = rows["t"].notna()
+        if offs.empty or not valid.any():
             parts.append(rows)
             continue
-        offs = offs.assign(t_host=offs["t"] + pd.to_timedelta(offs["offset"], unit="s")).sort_values("t_host")
-        rows = rows.sort_values("t", kind="stable")
-        valid = rows["t"].notna()
-        m = pd.merge_asof(rows.loc[valid, ["t"]].reset_index(), offs[["t_host", "offset"]],
-                          left_on="t", right_on="t_host", direction="backward").set_index("index")
-        off = m["offset"].fillna(offs["offset"].iloc[0])
+        h = _ns(rows.loc[valid, "t"])
+        est = offset_at(h, _ns(wake_instants(rows)), _ns(offs["t"]), offs["offset"].to_numpy(float))
         rows = rows.copy()
-        rows.loc[valid, "t"] = rows.loc[valid, "t"] - pd.to_timedelta(off, unit="s")
+        rows.loc[valid, "t"] = rows.loc[valid, "t"] - pd.to_timedelta(np.rint(est * _NS).astype("int64"),
+                                                                     unit="ns").to_numpy()
         parts.append(rows)
     return pd.concat(parts).sort_values("t", kind="stable")
 
 
+def wake_instants(rows: pd.DataFrame) -> pd.Series:
+    """The full wakes of one host's rows, on its own clock: where that clock may have stepped."""
+    p = power_events(rows)
+    return p.loc[p["kind"].isin(_FULL), "t"]
+
+
+def offset_at(h: np.ndarray, wakes: np.ndarray, m_t: np.ndarray, m_off: np.ndarray) -> np.ndarray:
+    """The offset (s) valid at each host-clock instant ``h`` (ns since the epoch).
+
+    ``wakes``: host-clock instants (ns) where the clock may step; ``m_t`` / ``m_off``: the
+    measurements' controller instants (ns) and offsets (s). Pure numpy, see the module docstring.
+    """
+    wakes = np.sort(np.asarray(wakes, dtype="int64"))
+    m_h = np.asarray(m_t, dtype="int64") + np.rint(np.asarray(m_off, float) * _NS).astype("int64")
+    order = np.argsort(m_h, kind="stable")
+    m_h, m_off = m_h[order], np.asarray(m_off, float)[order]
+    base = int(m_h[0])
+    x_m = (m_h - base) / _NS            # seconds, relative: float64 keeps sub-µs precision
+    x = (np.asarray(h, dtype="int64") - base) / _NS
+    seg_m = np.searchsorted(wakes, m_h, side="right")
+    seg_e = np.searchsorted(wakes, np.asarray(h, dtype="int64"), side="right")
+    measured = np.unique(seg_m)
+    out = np.empty(len(x), dtype=float)
+    for s in np.unique(seg_e):
+        sel = seg_e == s
+        own = seg_m == s
+        if own.any():
+            out[sel] = np.interp(x[sel], x_m[own], m_off[own])
+            continue
+        earlier = measured[measured < s]
+        if len(earlier):
+            out[sel] = m_off[seg_m == earlier[-1]][-1]
+        else:
+            out[sel] = m_off[seg_m == measured[measured > s][0]][0]
+    return out
+
+
+def _ns(col) -> np.ndarray:
+    """A UTC datetime column as int64 ns since the epoch."""
+    return pd.to_datetime(pd.Series(col), utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+
+
+# ---- one power series --------------------------------------------------------------------------
+
 def power_events(events: pd.DataFrame) -> pd.DataFrame:
-    """The power rows of one Mac, from the most precise source present."""
-    p = events[events["kind"].isin([k.value for k in POWER_KINDS])]
-    fine = p[p["source"] == "unified"]
-    return (fine if len(fine) else p[p["source"] == "pmset"]).sort_values("t", kind="stable")
+    """One row per power transition, pmset's list refined by powerd's µs lines (module docstring).
+
+    Extra columns: ``refined`` (``t`` is a µs instant from powerd) and ``t_pmset`` (pmset's
+    second, NaT when pmset has no line for it). Sorted by ``t``; rows without a time are left out.
+    """
+    p = events[events["kind"].isin(_POWER) & events["t"].notna()]
+    coarse = p[p["source"] == Source.PMSET.value]
+    fine = p[p["source"] == Source.UNIFIED.value]
+    out = coarse.assign(refined=False, t_pmset=coarse["t"])
+    used: set = set()
+    if len(coarse) and len(fine):
+        new_t = out["t"].copy()
+        for (host, kind), c in coarse.groupby(["host", "kind"], sort=False):
+            f = fine[(fine["host"] == host) & (fine["kind"] == kind)]
+            if f.empty:
+                continue
+            for ci, fi in match_seconds(_ns(c["t"]), _ns(f["t"])):
+                new_t.loc[c.index[ci]] = f["t"].iloc[fi]
+                out.loc[c.index[ci], "refined"] = True
+                used.add(f.index[fi])
+        out["t"] = new_t
+    rest = fine[~fine.index.isin(used)].assign(refined=True, t_pmset=pd.NaT)
+    if len(rest):
+        rest["t_pmset"] = rest["t_pmset"].astype(out["t_pmset"].dtype)
+        out = pd.concat([out, rest]) if len(out) else rest
+    return out.sort_values("t", kind="stable")
+
+
+def match_seconds(coarse_ns: np.ndarray, fine_ns: np.ndarray,
+                  tolerance_s: float = MATCH_TOLERANCE_S) -> list[tuple[int, int]]:
+    """Pair second-resolution instants with µs ones: ``(coarse index, fine index)`` pairs.
+
+    A fine instant matches a coarse one when it lies in ``[c - tol, c + 1 + tol)`` (pmset
+    truncates to the second). One-to-one; among candidates the one nearest to the middle of the
+    coarse second wins, coarse instants taken in time order.
+    """
+    tol = int(tolerance_s * _NS)
+    f_order = np.argsort(fine_ns, kind="stable")
+    f_sorted = np.asarray(fine_ns)[f_order]
+    taken = np.zeros(len(f_sorted), dtype=bool)
+    pairs = []
+    for ci in np.argsort(coarse_ns, kind="stable"):
+        c = int(coarse_ns[ci])
+        lo = np.searchsorted(f_sorted, c - tol, side="left")
+        hi = np.searchsorted(f_sorted, c + _NS + tol, side="left")
+        best, best_d = -1, None
+        for j in range(lo, hi):
+            if taken[j]:
+                continue
+            d = abs(int(f_sorted[j]) - (c + _NS // 2))
+            if best_d is None or d < best_d:
+                best, best_d = j, d
+        if best >= 0:
+            taken[best] = True
+            pairs.append((int(ci), int(f_order[best])))
+    return pairs
 
 
 def phases(power: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, initial: str = "full") -> list:

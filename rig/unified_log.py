@@ -17,7 +17,8 @@ What becomes a row:
 - records of the product's subsystems (:attr:`Signatures.watched_subsystems`) are matched with
   :meth:`Signatures.match`; a match gives its kind, ``session`` from the rule's named group, and
   ``detail`` = the ``reason`` group if the rule has one, else the eventMessage. A record that no
-  rule matches is kept as a ``Kind.OTHER`` row (counted in ``other``).
+  rule matches is kept as a ``Kind.OTHER`` row (counted in ``other``). A rule's ``verdict``
+  group (a ``wake_classified`` row: ``dark``/``full``) takes the place of ``reason`` in ``detail``.
 - powerd's records (subsystem ``com.apple.powerd`` or ``powerd``, category ``sleepWake``, or
   process ``powerd``) whose message is a power sentence (``DarkWake from Normal Sleep [CDN] :
   due to XDCI/``) become power rows with µs time, classified by
@@ -342,7 +343,8 @@ class _Core:
                 return
             kind, groups = found
             session = groups.get("session", "")
-            reason = groups.get("reason")
+            # a wake_classified row carries the build's own verdict (dark|full) as its detail
+            reason = groups.get("verdict", groups.get("reason"))
             if session == PRIVATE:
                 session = ""
             detail = reason if reason is not None else message

@@ -162,8 +162,7 @@ def test_every_real_sample_parses_without_raising_and_counts_add_up(path):
 @pytest.mark.parametrize("category,message,kind,session,detail", [
     ("provider", "sleep() called", "ext_sleep", "", "sleep() called"),
     ("provider", "wake() called", "ext_wake", "", "wake() called"),
-    ("provider", "wake classified as dark (powerd caps CDN)", "wake_classified", "",
-     "wake classified as dark (powerd caps CDN)"),
+    ("provider", "wake classified as dark (powerd caps CDN)", "wake_classified", "", "dark"),
     ("tunnel", "Handshake started session=S43", "handshake_start", "S43",
      "Handshake started session=S43"),
     ("tunnel", "Tunnel up session=S42", "tunnel_up", "S42", "Tunnel up session=S42"),

@@ -3,6 +3,11 @@
 A session lives while keep-alives arrive. ocserv probes after 2 x dpd seconds of silence and
 tears the session down after 3 x dpd; the twin logs the same sentences ocserv does
 (see tests/data/README.md), as journald prints them with ``-o short-iso-precise``.
+
+A session is logged with the client address it came from: a Mac that woke on another network
+reconnects from a new address, while its old session (on the old address) dies by DPD. A
+handshake the client gives up on is logged as a TLS error of the worker (ocserv's wording), which
+the rig reads as an ``other`` line: visible, never an event of its own.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ class GwSession:
     tx: int = 0
     end: float | None = None
     end_reason: str = ""
+    ip: str = ""  # the client address the session came from
 
 
 @dataclass
@@ -57,18 +63,22 @@ class Gateway:
         self._log(f"ocserv[{self.pid}]", message)
 
     def _worker(self, s: GwSession, message: str) -> None:
-        self._log(f"ocserv[{self.pid + 100 + s.port % 97}]", f"worker[{s.user}]: 10.77.0.{self._ip(s.mac)} {message}")
+        self._log(f"ocserv[{self.pid + 100 + s.port % 97}]", f"worker[{s.user}]: {s.ip} {message}")
 
     def _ip(self, mac: str) -> int:
         return 10 + sorted(self.users).index(mac) if mac in self.users else 9
 
     # -- what clients do ----------------------------------------------------------------------
-    def session_start(self, mac: str, sid: str) -> None:
+    def address(self, mac: str) -> str:
+        """A Mac's address on its home network (where it starts every night)."""
+        return f"10.77.0.{self._ip(mac)}"
+
+    def session_start(self, mac: str, sid: str, ip: str | None = None) -> None:
         user = self.users.get(mac, mac)
         self._port += 1
-        s = GwSession(sid, mac, user, self._port, self.world.now, self.world.now)
+        s = GwSession(sid, mac, user, self._port, self.world.now, self.world.now, ip=ip or self.address(mac))
         self.sessions[sid] = s
-        peer = f"10.77.0.{self._ip(mac)}:{s.port}"
+        peer = f"{s.ip}:{s.port}"
         self._log("ocserv[2102]", f"sec-mod: initiating session for user '{user}' (session: {sid[:6]})")
         self._main(f"main[{user}]:{peer} new user session")
         self._main(f"main[{user}]:{peer} user logged in")
@@ -83,6 +93,14 @@ class Gateway:
         s.tx += 80
         self._arm(s)
         return True
+
+    def handshake_failed(self, mac: str, ip: str | None = None) -> None:
+        """A client's TLS handshake broke off before a session existed (no session, no DPD)."""
+        self._port += 1
+        user = self.users.get(mac, mac)
+        self._log(f"ocserv[{self.pid + 100 + self._port % 97}]",
+                  f"worker[{user}]: {ip or self.address(mac)} error in TLS handshake: "
+                  "The TLS connection was non-properly terminated.")
 
     def bye(self, sid: str) -> None:
         s = self.sessions.get(sid)
@@ -114,7 +132,7 @@ class Gateway:
 
     def _end(self, s: GwSession, reason: str) -> None:
         self._worker(s, f"sent periodic stats (in: {s.tx // 2}, out: {s.tx}) to sec-mod")
-        self._main(f"main[{s.user}]:10.77.0.{self._ip(s.mac)}:{s.port} user disconnected "
+        self._main(f"main[{s.user}]:{s.ip}:{s.port} user disconnected "
                    f"(reason: {reason}, rx: {s.tx // 2}, tx: {s.tx})")
         s.alive = False
         s.end = self.world.now
@@ -136,7 +154,8 @@ class Gateway:
             "skew": self.skew,
             "dpd_s": self.dpd_s,
             "sessions": [
-                {"sid": s.sid, "mac": s.mac, "start": s.start, "end": s.end, "end_reason": s.end_reason}
+                {"sid": s.sid, "mac": s.mac, "start": s.start, "end": s.end, "end_reason": s.end_reason,
+                 "ip": s.ip, "keepalives": s.tx // 80}
                 for s in self.sessions.values()
             ],
         }

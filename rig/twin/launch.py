@@ -30,7 +30,8 @@ class TwinProcess:
         conf = json.dumps(asdict(self.cfg))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rig.twin", "serve", "--dir", str(self.root), "--config", conf],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            start_new_session=True)  # a Ctrl-C at the terminal is for the controller, not the lab
         line = self.proc.stdout.readline()
         if not line.startswith("READY "):
             self.proc.kill()

@@ -7,9 +7,17 @@ States: ``full`` (full wake) -> ``sleep`` (lid close, ``pmset sleepnow``, power 
 The Mac's clock is the virtual clock plus a skew, printed in the Mac's own UTC offset. It writes
 ``pmset -g log`` lines (second resolution, durations filled in when a state ends) and unified-log
 records (powerd's sleepWake sentences and the extension's, µs precision).
+
+A Mac can wake on another network than it slept on (a laptop carried home, a dock unplugged):
+with ``network_change`` > 0 each wake from sleep moves it, with that probability, to a new
+interface and address. The extension learns of it when its ``wake()`` is delivered (a path
+update), its session's socket is dead from then on, and the gateway sees the next session come
+from the new address. The draw uses its own random stream, so a Mac without the knob behaves
+exactly as before.
 """
 from __future__ import annotations
 
+import random
 import uuid
 
 from . import formats
@@ -23,7 +31,7 @@ POWERD_PATH = "/System/Library/CoreServices/powerd.bundle/powerd"
 class Mac:
     def __init__(self, world, name: str, serial: int, *, kind: str = "laptop", skew: float = 0.0,
                  utc_offset_min: int = 0, build: str = "naive", dark_interval_s: float = 900.0,
-                 fault: str = "", macos: str = "15.3"):
+                 fault: str = "", macos: str = "15.3", network_change: float = 0.0):
         from .builds import model
 
         self.world = world
@@ -37,6 +45,12 @@ class Mac:
         self.macos = macos
         self.boot_uuid = str(uuid.UUID(int=world.rng.getrandbits(128))).upper()
         self.boot_t = world.now - 3600.0
+        # network: None = the home network (the gateway's default address for this Mac)
+        self.network_change = network_change
+        self.interface = "en0"
+        self.address: str | None = None
+        self.net_gen = 0  # changes with the network: a socket opened before is dead after
+        self._net_rng = random.Random(f"{world.seed}/{name}/network") if network_change > 0 else None
         self.power = "full"
         self.lid_closed = False
         self.epoch = 0  # changes at every sleep and wake: a frozen process's timers die with it
@@ -49,7 +63,8 @@ class Mac:
         self.truth = {"skew": skew, "utc_offset_min": utc_offset_min, "kind": kind, "build": build,
                       "phases": [[world.now, None, "full"]], "wakes": [], "sleeps": [], "handshakes": [],
                       "tunnel_ups": [], "tunnel_downs": [], "alerts": [], "dpd": [], "full_wakes": [],
-                      "wake_requests": []}
+                      "wake_requests": [], "network_changes": [], "failed_handshakes": [], "zombie": [],
+                      "offload_keepalives": 0}
         self.ext = model(build)(self, world)
         self.installed_version = f"{self.ext.version}-{build}"
         self.ext_pid = 300 + serial * 7
@@ -168,6 +183,7 @@ class Mac:
         src = "AC" if self.ac else "BATT"
         self._pmset("DarkWake", f"DarkWake from Normal Sleep [CDN] : due to EC.RTC/Maintenance Using {src} (Charge:100%)", state=True)
         self._powerd("DarkWake from Normal Sleep [CDN] : due to EC.RTC/Maintenance")
+        self._maybe_move()
         self.truth["wakes"].append({"t": self.world.now, "kind": "dark"})
         self._phase("dark")
         self.world.after(0.08, self._deliver_wake, True, self.epoch)
@@ -177,6 +193,8 @@ class Mac:
         if self.power == "full":
             return
         src = "AC" if self.ac else "BATT"
+        if self.power == "sleep":
+            self._maybe_move()
         survived = self.ext.connected()
         record = {"requested": requested, "wake": self.world.now, "cause": cause,
                   "survived": survived, "tunnel_up": None}
@@ -199,7 +217,25 @@ class Mac:
 
     def _deliver_wake(self, dark: bool, epoch: int) -> None:
         if epoch == self.epoch:
+            if self.ext.net_seen != self.net_gen:
+                self.ext.on_network_change()
             self.ext.on_wake(dark)
+
+    # -- network ------------------------------------------------------------------------------
+    def network_text(self) -> str:
+        addr = self.address or (self.world.gateway.address(self.name) if self.world.gateway else "?")
+        return f"{self.interface} {addr}"
+
+    def _maybe_move(self) -> None:
+        """Maybe wake on another network (decided at the wake; it happened while asleep)."""
+        if self._net_rng is None or self._net_rng.random() >= self.network_change:
+            return
+        old = self.network_text()
+        self.net_gen += 1
+        self.interface = ("en7", "en0")[self.net_gen % 2]  # USB Ethernet dock, Wi-Fi
+        self.address = f"172.{16 + self.serial % 16}.{self.net_gen // 250}.{10 + self.net_gen % 240}"
+        self.truth["network_changes"].append({"t": self.world.now, "from": old, "to": self.network_text(),
+                                              "phase": self.power})
 
     # -- truth hooks (called by the extension and the gateway) ---------------------------------
     def truth_handshake_start(self, sid: str) -> None:
@@ -216,6 +252,14 @@ class Mac:
 
     def truth_alert(self, sid: str | None) -> None:
         self.truth["alerts"].append({"t": self.world.now, "sid": sid, "phase": self.power})
+
+    def truth_failed_handshake(self, sid: str, attempt: int) -> None:
+        self.truth["failed_handshakes"].append({"t": self.world.now, "sid": sid, "attempt": attempt,
+                                                "phase": self.power})
+
+    def truth_zombie(self, sid: str) -> None:
+        """The extension reports the tunnel up while its gateway session is dead (until restarted)."""
+        self.truth["zombie"].append({"start": self.world.now, "end": None, "sid": sid, "phase": self.power})
 
     def truth_dpd(self, t: float, sid: str) -> None:
         self.truth["dpd"].append({"t": t, "sid": sid, "phase": self.power})

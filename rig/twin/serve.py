@@ -36,6 +36,7 @@ class MacSpec:
     skew: float = 0.0
     utc_offset_min: int = 0
     fault: str = ""  # "" | never_wakes
+    network_change: float = 0.0  # chance that a wake from sleep finds the Mac on another network
     tags: list = field(default_factory=list)
 
 
@@ -89,7 +90,8 @@ class TwinLab:
         known = []
         for i, spec in enumerate(cfg.macs, start=1):
             mac = Mac(world, spec.name, i, kind=spec.kind, skew=spec.skew, utc_offset_min=spec.utc_offset_min,
-                      build=cfg.build, dark_interval_s=cfg.dark_interval_s, fault=spec.fault)
+                      build=cfg.build, dark_interval_s=cfg.dark_interval_s, fault=spec.fault,
+                      network_change=spec.network_change)
             world.macs[spec.name] = mac
             hk = keys.new_key(root / f"hostkey_{spec.name}")
             srv = TwinSSHServer(spec.name, hk, client, USER,

@@ -69,6 +69,14 @@ def mac_shell(world, mac, command: str) -> Result:
         return _err(f"sh: {prog}: command not found", 127)
 
 
+def _settings(mac) -> dict:
+    """The Mac's pmset settings and log modes (what `rig doctor` checks and fixes)."""
+    return mac.__dict__.setdefault("settings", {
+        "pmset": {"standby": "1", "powernap": "1", "tcpkeepalive": "1", "womp": "1", "ttyskeepawake": "1"},
+        "log_modes": {},
+    })
+
+
 def _pmset(world, mac, args: list[str]) -> Result:
     if args[:2] == ["-g", "log"]:
         return mac.pmset_log().encode(), b"", 0
@@ -77,14 +85,34 @@ def _pmset(world, mac, args: list[str]) -> Result:
             return _err("pmset: system is not awake")
         mac.request_sleep("Software Sleep pid=4242")
         return b"Sleeping now...\n", b"", 0
+    settings = _settings(mac)["pmset"]
     if args[:1] == ["-g"] and len(args) == 1:
-        return (b"System-wide power settings:\nCurrently in use:\n standby              1\n"
-                b" powernap             1\n tcpkeepalive         1\n womp                 1\n"
-                b" ttyskeepawake        1\n"), b"", 0
+        body = "".join(f" {k:<20} {v}\n" for k, v in settings.items())
+        return f"System-wide power settings:\nCurrently in use:\n{body}".encode(), b"", 0
+    if args[:1] == ["-a"] and len(args) == 3 and args[1] in settings:
+        settings[args[1]] = args[2]
+        return b"", b"", 0
     return _err(f"pmset: unsupported arguments: {' '.join(args)}")
 
 
+def _log_config(mac, args: list[str]) -> Result:
+    modes = _settings(mac)["log_modes"]
+    if "--subsystem" not in args:
+        return _err("log: --subsystem required here", 64)
+    sub = args[args.index("--subsystem") + 1] if args.index("--subsystem") + 1 < len(args) else ""
+    if "--status" in args:
+        level, persist = modes.get(sub, ("DEFAULT", "DEFAULT"))
+        return f"Mode for '{sub}'  {level} PERSIST_{persist}\n".encode(), b"", 0
+    if "--mode" in args:
+        mode = dict(kv.split(":", 1) for kv in args[args.index("--mode") + 1].split(",") if ":" in kv)
+        modes[sub] = (mode.get("level", "default").upper(), mode.get("persist", "default").upper())
+        return b"", b"", 0
+    return _err("log config: nothing to do", 64)
+
+
 def _log(mac, args: list[str]) -> Result:
+    if args[:1] == ["config"]:
+        return _log_config(mac, args[1:])
     if not args or args[0] != "show":
         return _err("log: only 'log show' is supported here", 64)
     opts: dict[str, str] = {}

@@ -22,6 +22,7 @@ class World:
     def __init__(self, start: float, seed: int = 1):
         self.now = start
         self.start = start
+        self.seed = seed  # models that need their own stream derive it from this (see builds.py)
         self.rng = random.Random(seed)
         self.lock = threading.RLock()
         self._queue: list[tuple[float, int, Callable, tuple]] = []
