@@ -5,6 +5,7 @@ and runs on it; with ``--lab FILE`` it drives the rack the file describes.
 """
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -99,6 +100,14 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed) -> N
         from .lease import LeaseBusy
 
         stop = threading.Event()
+        # First Ctrl-C: finish the current step, wake what was put to sleep, journal the cycle as
+        # interrupted. A second one is the default KeyboardInterrupt.
+        def on_sigint(*_):
+            stop.set()
+            click.echo("stopping: finishing the current step of every Mac (Ctrl-C again to abort)", err=True)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, on_sigint)
         try:
             scores = drive(lab, folder, plan, selected, stop=stop,
                            on_cycle=lambda rec: click.echo(_fmt_cycle(rec, plan.cycles)))

@@ -100,19 +100,29 @@ class CycleRunner:
         Ctrl-C sets ``stop``: every Mac finishes its current step, is woken if the rig put it to
         sleep, and its cycle is journaled as interrupted (``unknown``), to be re-run on resume.
         """
-        threads = [threading.Thread(target=self.run_mac, args=(m, done or set()), name=f"mac-{m.name}")
-                   for m in macs]
+        finished = threading.Semaphore(0)
+
+        def work(m: Mac) -> None:
+            try:
+                self.run_mac(m, done or set())
+            finally:
+                finished.release()
+
+        threads = [threading.Thread(target=work, args=(m,), name=f"mac-{m.name}") for m in macs]
         for t in threads:
             t.start()
-        try:
-            for t in threads:
-                t.join()
-        except KeyboardInterrupt:
-            self.stop.set()
-            for t in threads:
-                t.join()
-        finally:
-            self.actuators.close()
+        # Wait on a semaphore, not Thread.join(): a KeyboardInterrupt inside join() can mark a
+        # still-running thread as stopped (CPython 3.11), and the journal would close under it.
+        left = len(threads)
+        while left:
+            try:
+                if finished.acquire(timeout=0.5):
+                    left -= 1
+            except KeyboardInterrupt:
+                self.stop.set()
+        for t in threads:
+            t.join()
+        self.actuators.close()
 
     def run_mac(self, mac: Mac, done: set) -> None:
         hangs = 0

@@ -1,110 +1,460 @@
 """Per-cycle scores (DESIGN.md, "Scores"): pure functions of one cycle's corrected events.
 
-- **reconnects in sleep**: ``tunnel_up`` between the cycle's first ``sleep`` and its full wake.
-- **false disconnect alerts**: an extension ``alert_disconnected`` while asleep or in a dark wake,
-  or after full wake when the tunnel was back within the grace period; plus a gateway session
-  ended by DPD while the Mac slept. True alerts: in full wake and followed by an outage longer
-  than the grace.
-- **time-to-tunnel**: full-wake anchor to the first ``tunnel_up`` (0 if a live session survived
-  the sleep; censored, i.e. NaN with ``ttt_censored``, if nothing within the timeout). The anchor is
-  the actuator's action when the rig woke the Mac, else powerd's µs line, else the pmset second.
+A cycle runs from the controller's ``cycle_start`` to its ``cycle_end``: some full wake, the
+sleep the rig caused (its first ``sleep`` power row), dark wakes, the full wake the rig caused
+(the first ``full_wake``/``dark_to_full`` after it), and the grace period after. "In sleep" means
+between that sleep and that full wake, dark wakes included.
+
+What is measured, and why each number exists:
+
+- **reconnects in sleep**: ``tunnel_up`` in sleep (each one is a handshake the gateway pays for
+  and a possible alert). Also: ``handshake_start`` in sleep, handshakes *cut off by sleep* (a
+  ``sleep`` arrived before that handshake's ``tunnel_up`` and before any newer handshake), and
+  gateway sessions created (in sleep, and in the whole cycle).
+- **DPD terminations**: the gateway ended a session by dead-peer detection. ocserv logs both a
+  DPD line and a session end; they are one termination (a DPD-reason end right after a DPD line
+  of the same session, or of no session, is not counted again).
+- **alerts**, each classified once. Extension side: an ``alert_disconnected``. Gateway side: a
+  DPD termination (that is what pages an operator). An alert is *false* when it was raised
+  ``asleep`` or in a ``dark`` wake (nobody was using the Mac), or in full wake but the tunnel was
+  back within the grace period (``recovered``: the extension's ``tunnel_up``, or for the gateway
+  side a new gateway session, within ``grace_s``). Otherwise it is *true*: someone at the Mac
+  lost the tunnel for longer than the grace.
+- **time-to-tunnel (TTT)** from each wake anchor present (``actuator``: the controller's
+  instant of the lid/power action, µs; ``powerd``: powerd's µs line; ``pmset``: the pmset second),
+  and from the best one (named in ``ttt_anchor``). Evidence is the probe's first success if the
+  cycle has probe rows, else the first ``tunnel_up``; 0 if a live session survived the sleep.
+  No evidence within the timeout is *censored* (``ttt_censored``, ``ttt_s`` NaN): a failure.
+- **zombie time**: full-wake time after the rig's wake during which the extension says the tunnel
+  is up but the probe (if any) or else the gateway says it is dead ("shows Connected, nothing
+  passes"). A cycle whose zombie time exceeds the grace fails even with no alert and no
+  reconnect (see :func:`cycle_failures`).
+- **dark wakes**, the ``wake()``/``sleep()`` callbacks the extension got in them, the longest
+  keep-alive gap (extension keep-alives or gateway-seen keep-alives, whichever is denser), and the
+  build's own dark/full verdicts (``wake_classified`` rows, verdict in ``detail``) against the
+  power log's truth, as a confusion matrix.
+
+:func:`analyse_cycle` returns the metrics (a flat dict: one row of ``cycles.csv``) together with
+the intervals and marks the report draws, so the picture and the numbers can never disagree.
+Times inside are float epoch seconds on the controller clock.
 """
 from __future__ import annotations
 
+import bisect
 import math
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .events import FULL_KINDS, Kind
 from .timeline import power_events
 
-_FULL = [k.value for k in FULL_KINDS]
+_FULL = frozenset(k.value for k in FULL_KINDS)
 SLEEP_ACTIONS = (Kind.ACT_LID_CLOSE.value, Kind.CMD_SLEEPNOW.value)
 WAKE_ACTIONS = (Kind.ACT_LID_OPEN.value, Kind.ACT_POWER_PRESS.value)
+ANCHORS = ("actuator", "powerd", "pmset")  # best first
+ALERT_WHYS = ("asleep", "dark", "recovered")
+
+_K = Kind  # short alias in the hot loops
+_EXT_STATE = {_K.HANDSHAKE_START.value: "handshaking", _K.TUNNEL_UP.value: "up",
+              _K.TUNNEL_DOWN.value: "down", _K.KEEPALIVE.value: "up"}
+_EPS = 1e-6
+# the last of these before the wake says whether a live session survived the sleep
+_SURVIVAL = [_K.TUNNEL_UP.value, _K.TUNNEL_DOWN.value, _K.GW_SESSION_END.value]
+
+
+@dataclass
+class Mark:
+    """One instant the report draws: what (``kind``), a short ``label``, and the log ``detail``."""
+
+    t: float
+    kind: str      # handshake, handshake_cut, tunnel_up, tunnel_down, alert, dpd, verdict, anchor
+    label: str = ""
+    detail: str = ""
+    false: bool = False
+
+
+@dataclass
+class CycleAnalysis:
+    """The metrics of one cycle plus what its timeline picture shows."""
+
+    metrics: dict
+    window: tuple[float, float] = (math.nan, math.nan)
+    phases: list = field(default_factory=list)       # [(t0, t1, full|sleep|dark)]
+    tunnel: list = field(default_factory=list)       # [(t0, t1, up|handshaking|down)] extension's word
+    gateway: list = field(default_factory=list)      # [(t0, t1, alive|dead)]; empty: no gateway rows
+    probe: list = field(default_factory=list)        # [(t0, t1, ok|fail)]; empty: no probe rows
+    zombie: list = field(default_factory=list)       # [(t0, t1)]
+    marks: list = field(default_factory=list)        # [Mark]
+    anchors: dict = field(default_factory=dict)      # name -> t
 
 
 def _ts(x: float) -> pd.Timestamp:
     return pd.Timestamp(x, unit="s", tz="UTC")
 
 
-def _kind(ev: pd.DataFrame, kind: Kind) -> pd.DataFrame:
-    return ev[ev["kind"] == kind.value]
-
-
 def score_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.0,
                 tunnel_timeout_s: float = 60.0) -> dict:
-    """Score one cycle of one Mac. ``ev``: its events on the controller clock, sorted by ``t``;
+    """Score one cycle of one Mac: the flat metrics of :func:`analyse_cycle`."""
+    return analyse_cycle(ev, actions, grace_s=grace_s, tunnel_timeout_s=tunnel_timeout_s).metrics
+
+
+def cycle_failures(metrics: dict, grace_s: float) -> list[str]:
+    """Why a scorable cycle fails whatever its suite's gates say (DESIGN.md definitions)."""
+    out = []
+    if metrics.get("ttt_censored"):
+        out.append("no tunnel within the timeout")
+    z = metrics.get("zombie_s")
+    if z is not None and not (isinstance(z, float) and math.isnan(z)) and z > grace_s:
+        out.append(f"zombie time > grace ({z:.1f} s > {grace_s:g} s)")
+    return out
+
+
+# ---- the analysis -----------------------------------------------------------------------------
+
+class _Cols:
+    """The columns of one cycle as plain arrays (float epoch seconds for ``t``)."""
+
+    def __init__(self, ev: pd.DataFrame):
+        t = ev["t"]
+        ok = t.notna().to_numpy()
+        ns = t.to_numpy(dtype="datetime64[ns]")[ok].astype("int64")
+        self.t = ns / 1e9
+        self.kind = ev["kind"].to_numpy(dtype=object)[ok]
+        self.source = ev["source"].to_numpy(dtype=object)[ok]
+        self.session = ev["session"].to_numpy(dtype=object)[ok]
+        self.detail = ev["detail"].to_numpy(dtype=object)[ok]
+        order = np.argsort(self.t, kind="stable")
+        if len(order) and (np.diff(self.t) < 0).any():
+            self.t, self.kind, self.source, self.session, self.detail = (
+                a[order] for a in (self.t, self.kind, self.source, self.session, self.detail))
+
+    def idx(self, *kinds: str) -> np.ndarray:
+        m = np.zeros(len(self.t), dtype=bool)
+        for k in kinds:
+            m |= self.kind == k
+        return np.flatnonzero(m)
+
+
+def _power(ev: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The power series (one row per transition, µs where powerd logged it): times and kinds."""
+    p = power_events(ev)
+    if p.empty:
+        return np.zeros(0), np.zeros(0, dtype=object)
+    return p["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9, p["kind"].to_numpy(dtype=object)
+
+
+def _phases(pw_t: np.ndarray, pw_kind: np.ndarray, start: float, end: float) -> list:
+    out, cur, t0 = [], "full", start
+    for t, k in zip(pw_t, pw_kind):
+        if t < start or t > end:
+            continue
+        nxt = "sleep" if k == _K.SLEEP.value else "dark" if k == _K.DARK_WAKE.value else "full"
+        if nxt != cur:
+            if t > t0:
+                out.append((t0, t, cur))
+            cur, t0 = nxt, t
+    out.append((t0, end, cur))
+    return out
+
+
+class _PhaseAt:
+    def __init__(self, phases: list):
+        self.starts = [p[0] for p in phases]
+        self.names = [p[2] for p in phases]
+
+    def __call__(self, t: float) -> str:
+        i = bisect.bisect_right(self.starts, t) - 1
+        return self.names[max(i, 0)] if self.names else "full"
+
+
+def _intervals(changes: list[tuple[float, str]], start: float, end: float, initial: str) -> list:
+    """[(t0, t1, state)] from state changes, merged, clipped to [start, end]."""
+    out, cur, t0 = [], initial, start
+    for t, s in changes:
+        t = min(max(t, start), end)
+        if s != cur:
+            if t > t0:
+                out.append((t0, t, cur))
+            cur, t0 = s, t
+    if end > t0 or not out:
+        out.append((t0, end, cur))
+    return out
+
+
+def _overlap(a: list, b: list, lo: float, hi: float) -> list:
+    """Intersections of two sorted lists of (t0, t1) within [lo, hi]."""
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        s = max(a[i][0], b[j][0], lo)
+        e = min(a[i][1], b[j][1], hi)
+        if e > s:
+            out.append((s, e))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.0,
+                  tunnel_timeout_s: float = 60.0) -> CycleAnalysis:
+    """Score one cycle of one Mac. ``ev``: its events on the controller clock (any order);
     ``actions``: the journal's action records of the cycle (kind, t on the controller clock)."""
-    grace = pd.Timedelta(seconds=grace_s)
+    c = _Cols(ev)
     sleep_act = next((a for a in actions if a["kind"] in SLEEP_ACTIONS), None)
     wake_act = next((a for a in actions if a["kind"] in WAKE_ACTIONS), None)
-    power = power_events(ev)
-    floor = _ts(sleep_act["t"]) - pd.Timedelta(seconds=2) if sleep_act else ev["t"].min()
-    sleeps = power[(power["kind"] == Kind.SLEEP.value) & (power["t"] >= floor)]
-    sleep_start = sleeps["t"].min() if len(sleeps) else (_ts(sleep_act["t"]) if sleep_act else pd.NaT)
+    pw_t, pw_kind = _power(ev)
+    if len(c.t) == 0:
+        return CycleAnalysis({"sleep_start": pd.NaT, "full_wake": pd.NaT, "anchor": pd.NaT, "ttt_anchor": "",
+                              "scorable": False, "why_unscorable": "no events in the cycle's window"})
+    win = (float(c.t[0]), float(c.t[-1]))
 
-    fulls = power[power["kind"].isin(_FULL) & (power["t"] > sleep_start)] if pd.notna(sleep_start) else power.iloc[0:0]
-    full_t = fulls["t"].min() if len(fulls) else (_ts(wake_act["t"]) if wake_act else pd.NaT)
+    floor = sleep_act["t"] - 2.0 if sleep_act else win[0]
+    sleeps = pw_t[(pw_kind == _K.SLEEP.value) & (pw_t >= floor)]
+    sleep_start = float(sleeps[0]) if len(sleeps) else (sleep_act["t"] if sleep_act else math.nan)
+    fulls = pw_t[np.isin(pw_kind, list(_FULL)) & (pw_t > sleep_start)]
+    full_t = float(fulls[0]) if len(fulls) else (wake_act["t"] if wake_act else math.nan)
 
-    anchors = {}
+    anchors: dict[str, float] = {}
     if wake_act:
-        anchors["actuator"] = _ts(wake_act["t"])
+        anchors["actuator"] = float(wake_act["t"])
+    is_full = np.isin(c.kind, list(_FULL))
     for src, name in (("unified", "powerd"), ("pmset", "pmset")):
-        p = ev[(ev["source"] == src) & ev["kind"].isin(_FULL)]
-        if pd.notna(sleep_start):
-            p = p[p["t"] > sleep_start]
-        if len(p):
-            anchors[name] = p["t"].min()
-    anchor_name = next((n for n in ("actuator", "powerd", "pmset") if n in anchors), "")
-    anchor = anchors.get(anchor_name, pd.NaT)
+        m = is_full & (c.source == src)
+        if not math.isnan(sleep_start):
+            m &= c.t > sleep_start
+        hit = np.flatnonzero(m)
+        if len(hit):
+            anchors[name] = float(c.t[hit[0]])
+    anchor_name = next((n for n in ANCHORS if n in anchors), "")
+    anchor = anchors.get(anchor_name, math.nan)
 
-    res: dict = {"sleep_start": sleep_start, "full_wake": full_t, "anchor": anchor, "ttt_anchor": anchor_name}
-    if pd.isna(sleep_start) or pd.isna(full_t):
+    res: dict = {"sleep_start": _ts(sleep_start) if not math.isnan(sleep_start) else pd.NaT,
+                 "full_wake": _ts(full_t) if not math.isnan(full_t) else pd.NaT,
+                 "anchor": _ts(anchor) if not math.isnan(anchor) else pd.NaT, "ttt_anchor": anchor_name}
+    if math.isnan(sleep_start) or math.isnan(full_t):
         res.update({"scorable": False, "why_unscorable": "no sleep or no full wake found in the logs"})
-        return res
+        return CycleAnalysis(res, window=win)
+    win = (min(win[0], sleep_start), max(win[1], full_t))
+    phases = _phases(pw_t, pw_kind, win[0], win[1])
+    phase_at = _PhaseAt(phases)
+    in_sleep = (c.t >= sleep_start) & (c.t < full_t)
+    marks: list[Mark] = []
 
-    in_sleep = (ev["t"] >= sleep_start) & (ev["t"] < full_t)
-    ups = _kind(ev, Kind.TUNNEL_UP)
-    res["sleep_s"] = (full_t - sleep_start).total_seconds()
-    res["dark_wakes"] = int(((power["kind"] == Kind.DARK_WAKE.value) & (power["t"] >= sleep_start)
-                             & (power["t"] < full_t)).sum())
-    res["reconnects_in_sleep"] = int((in_sleep & (ev["kind"] == Kind.TUNNEL_UP.value)).sum())
-    res["handshakes_in_sleep"] = int((in_sleep & (ev["kind"] == Kind.HANDSHAKE_START.value)).sum())
-    res["gw_sessions_in_sleep"] = int((in_sleep & (ev["kind"] == Kind.GW_SESSION_START.value)).sum())
+    def count(kind: Kind, mask=None) -> int:
+        m = c.kind == kind.value
+        return int((m & mask).sum()) if mask is not None else int(m.sum())
 
-    # alerts: extension side
-    ext_false_sleep = ext_false_grace = ext_true = 0
-    for t in _kind(ev, Kind.ALERT_DISCONNECTED)["t"]:
-        if sleep_start <= t < full_t:
-            ext_false_sleep += 1
-        elif ((ups["t"] > t) & (ups["t"] <= t + grace)).any():
-            ext_false_grace += 1
+    res["sleep_s"] = full_t - sleep_start
+    dark = [p for p in phases if p[2] == "dark" and sleep_start <= p[0] < full_t]
+    res["dark_wakes"] = len(dark)
+    res["dark_wake_s"] = float(sum(p[1] - p[0] for p in dark))
+    res["reconnects_in_sleep"] = count(_K.TUNNEL_UP, in_sleep)
+    res["handshakes_in_sleep"] = count(_K.HANDSHAKE_START, in_sleep)
+    res["gw_sessions_in_sleep"] = count(_K.GW_SESSION_START, in_sleep)
+    res["gw_sessions_created"] = count(_K.GW_SESSION_START)
+
+    # -- extension: tunnel state, handshakes and the ones sleep cut off -------------------------
+    ups = c.idx(_K.TUNNEL_UP.value)
+    up_t = c.t[ups]
+    hs = c.idx(_K.HANDSHAKE_START.value)
+    sleep_rows = list(pw_t[pw_kind == _K.SLEEP.value])
+    cut = 0
+    for n, i in enumerate(hs):
+        h, sid = c.t[i], c.session[i]
+        later_ups = [c.t[u] for u in ups if c.t[u] > h and (not sid or not c.session[u] or c.session[u] == sid)]
+        done = min(later_ups, default=math.inf)
+        nxt = c.t[hs[n + 1]] if n + 1 < len(hs) else math.inf
+        s = next((x for x in sleep_rows if x > h), math.inf)
+        is_cut = s < min(done, nxt)
+        cut += is_cut
+        marks.append(Mark(h, "handshake_cut" if is_cut else "handshake",
+                          "handshake cut off by sleep" if is_cut else "handshake", c.detail[i]))
+    res["handshakes_cut_by_sleep"] = cut
+
+    ext_rows = np.flatnonzero(np.isin(c.kind, list(_EXT_STATE)))
+    first = next((c.kind[i] for i in ext_rows if c.kind[i] != _K.KEEPALIVE.value), None)
+    # the precondition left the tunnel up, unless the first word of the cycle says otherwise
+    initial = "down" if first in (_K.TUNNEL_UP.value, _K.HANDSHAKE_START.value) else "up"
+    tunnel = _intervals([(c.t[i], _EXT_STATE[c.kind[i]]) for i in ext_rows], win[0], win[1], initial)
+    for i in ups:
+        marks.append(Mark(c.t[i], "tunnel_up", "tunnel up", c.detail[i]))
+    for i in c.idx(_K.TUNNEL_DOWN.value):
+        marks.append(Mark(c.t[i], "tunnel_down", "tunnel down", c.detail[i]))
+
+    # -- gateway: sessions alive or dead, DPD terminations ---------------------------------------
+    gw_rows = np.flatnonzero(c.source == "gateway")
+    gateway: list = []
+    gw_starts = [c.t[i] for i in gw_rows if c.kind[i] == _K.GW_SESSION_START.value]
+    dpd: list[int] = []
+    if len(gw_rows):
+        # alive until an end is seen; then alive while some session started since is not ended
+        live: set = set()
+        pending: dict = {}       # session ('' if unknown) -> its DPD line not yet matched by an end
+        changes = []
+        for n, i in enumerate(gw_rows):
+            k, sid = c.kind[i], c.session[i]
+            if k == _K.GW_SESSION_START.value:
+                live.add(sid or f"#{n}")
+            elif k in (_K.GW_SESSION_END.value, _K.GW_DPD_TIMEOUT.value):
+                if k == _K.GW_DPD_TIMEOUT.value:
+                    dpd.append(i)
+                    pending[sid] = i
+                elif "dpd" in str(c.detail[i]).lower():
+                    key = sid if sid in pending else ("" if "" in pending else None)
+                    if key is not None and c.t[i] - c.t[pending[key]] <= 10.0:
+                        del pending[key]      # the end that follows a DPD line: one termination
+                    else:
+                        dpd.append(i)
+                if sid:
+                    live.discard(sid)
+                elif k == _K.GW_SESSION_END.value and len(live) == 1:
+                    live.clear()
+                elif k == _K.GW_DPD_TIMEOUT.value:
+                    continue             # no session named: the end line that follows says which
+            else:
+                continue
+            changes.append((c.t[i], "alive" if live else "dead"))
+        gateway = _intervals(changes, win[0], win[1], "alive")
+    dpd_t = [c.t[i] for i in dpd]
+    res["dpd_terminations"] = len(dpd_t)
+    res["dpd_in_sleep"] = sum(1 for t in dpd_t if sleep_start <= t < full_t)
+
+    # -- alerts: extension side and gateway side, each false (asleep|dark|recovered) or true -----
+    grace = grace_s
+    alerts = {f"alerts_{side}_false_{why}": 0 for side in ("ext", "gw") for why in ALERT_WHYS}
+    true_ext = true_gw = 0
+    for i in c.idx(_K.ALERT_DISCONNECTED.value):
+        a = c.t[i]
+        if sleep_start <= a < full_t:
+            why = "asleep" if phase_at(a) == "sleep" else "dark"
+        elif ((up_t > a) & (up_t <= a + grace)).any():
+            why = "recovered"
         else:
-            ext_true += 1
-    # alerts: gateway side (a session ended by dead-peer detection while the Mac slept)
-    ends = _kind(ev, Kind.GW_SESSION_END)
-    dpd = ends[ends["detail"].str.contains("DPD", case=False)] if len(ends) else _kind(ev, Kind.GW_DPD_TIMEOUT)
-    gw_false = int(((dpd["t"] >= sleep_start) & (dpd["t"] < full_t)).sum())
-    res.update({"alerts_ext_false_asleep": ext_false_sleep, "alerts_ext_false_recovered": ext_false_grace,
-                "alerts_gw_false_dpd": gw_false, "true_alerts": ext_true,
-                "false_alerts": ext_false_sleep + ext_false_grace + gw_false,
-                "dpd_terminations": int(((dpd["t"] >= sleep_start) & (dpd["t"] <= full_t)).sum())})
+            why = ""
+        if why:
+            alerts[f"alerts_ext_false_{why}"] += 1
+        else:
+            true_ext += 1
+        marks.append(Mark(a, "alert", f"extension alert: {'false, ' + why if why else 'TRUE'}", c.detail[i],
+                          false=bool(why)))
+    for i in dpd:
+        d = c.t[i]
+        if sleep_start <= d < full_t:
+            why = "asleep" if phase_at(d) == "sleep" else "dark"
+        elif any(d < s <= d + grace for s in gw_starts) or _state_after(gateway, d) == "alive":
+            why = "recovered"
+        else:
+            why = ""
+        if why:
+            alerts[f"alerts_gw_false_{why}"] += 1
+        else:
+            true_gw += 1
+        marks.append(Mark(d, "dpd", f"gateway DPD end: {'false alert, ' + why if why else 'TRUE alert'}",
+                          c.detail[i], false=bool(why)))
+    res.update(alerts)
+    res["alerts_ext_false"] = sum(alerts[f"alerts_ext_false_{w}"] for w in ALERT_WHYS)
+    res["alerts_gw_false"] = sum(alerts[f"alerts_gw_false_{w}"] for w in ALERT_WHYS)
+    res["true_alerts_ext"] = true_ext
+    res["true_alerts_gw"] = true_gw
+    res["true_alerts"] = true_ext + true_gw
+    res["false_alerts"] = res["alerts_ext_false"] + res["alerts_gw_false"]
 
-    # time-to-tunnel
-    res.update(_ttt(ev, anchor, tunnel_timeout_s))
-    for name, a in anchors.items():
-        res[f"ttt_from_{name}_s"] = _ttt(ev, a, tunnel_timeout_s)["ttt_s"]
-    return {**res, "scorable": True}
+    # -- probe (a canary through the tunnel), when the Mac runs one ------------------------------
+    pr = c.idx(_K.PROBE_OK.value, _K.PROBE_FAIL.value)
+    probe = []
+    if len(pr):
+        changes = [(c.t[i], "ok" if c.kind[i] == _K.PROBE_OK.value else "fail") for i in pr]
+        probe = _intervals(changes, win[0], win[1], "unknown")
+
+    # -- time-to-tunnel from every anchor ----------------------------------------------------------
+    res.update(_ttt(c, anchor, tunnel_timeout_s, ups, pr))
+    for name in ANCHORS:
+        res[f"ttt_from_{name}_s"] = _ttt(c, anchors[name], tunnel_timeout_s, ups, pr)["ttt_s"] \
+            if name in anchors else math.nan
+    for name, t in anchors.items():
+        marks.append(Mark(t, "anchor", f"wake anchor: {name}" + (" (used)" if name == anchor_name else "")))
+
+    # -- zombie time: the extension says up, the probe or the gateway says dead --------------------
+    if len(pr):
+        dead, evidence = [(a, b) for a, b, s in probe if s == "fail"], "probe"
+    elif gateway:
+        dead, evidence = [(a, b) for a, b, s in gateway if s == "dead"], "gateway"
+    else:
+        dead, evidence = [], "none"
+    full_after = [(a, b) for a, b, s in phases if s == "full" and b > full_t]
+    up_iv = [(a, b) for a, b, s in tunnel if s == "up"]
+    zombie = _overlap(_overlap(up_iv, full_after, full_t, win[1]), dead, full_t, win[1]) if dead else []
+    res["zombie_s"] = float(sum(b - a for a, b in zombie)) if evidence != "none" else math.nan
+    res["zombie_evidence"] = evidence
+
+    # -- callbacks in dark wakes, keep-alive gaps ---------------------------------------------------
+    wakes = c.idx(_K.EXT_WAKE.value)
+    sleeps_cb = c.idx(_K.EXT_SLEEP.value)
+    res["dark_wake_wake_callbacks"] = sum(1 for i in wakes if in_sleep[i] and phase_at(c.t[i]) == "dark")
+    # sleep() comes just before the power line that ends the dark wake: judge it a µs earlier
+    res["dark_wake_sleep_callbacks"] = sum(1 for i in sleeps_cb
+                                           if sleep_start < c.t[i] <= full_t and phase_at(c.t[i] - _EPS) == "dark")
+    dw = res["dark_wakes"]
+    res["wake_callbacks_per_dark_wake"] = res["dark_wake_wake_callbacks"] / dw if dw else math.nan
+    res["sleep_callbacks_per_dark_wake"] = res["dark_wake_sleep_callbacks"] / dw if dw else math.nan
+    gaps = []
+    for kind in (_K.KEEPALIVE.value, _K.GW_KEEPALIVE.value):
+        kt = c.t[c.kind == kind]
+        if len(kt) >= 2:
+            gaps.append(float(np.diff(kt).max()))
+    res["keepalive_gap_max_s"] = min(gaps) if gaps else math.nan
+
+    # -- the build's own dark/full verdicts against the power log ---------------------------------
+    is_wake = np.isin(pw_kind, list(_FULL)) | (pw_kind == _K.DARK_WAKE.value)
+    wake_t, wake_kind = list(pw_t[is_wake]), list(pw_kind[is_wake])
+    conf = {f"verdict_true_{a}_said_{b}": 0 for a in ("dark", "full") for b in ("dark", "full")}
+    unmatched = 0
+    for i in c.idx(_K.WAKE_CLASSIFIED.value):
+        said = str(c.detail[i]).strip().lower()
+        j = bisect.bisect_right(wake_t, c.t[i]) - 1
+        if said not in ("dark", "full") or j < 0:
+            unmatched += 1
+            marks.append(Mark(c.t[i], "verdict", "wake verdict (unmatched)", c.detail[i]))
+            continue
+        truth = "dark" if wake_kind[j] == _K.DARK_WAKE.value else "full"
+        conf[f"verdict_true_{truth}_said_{said}"] += 1
+        marks.append(Mark(c.t[i], "verdict", f"build says {said}, power log says {truth}", c.detail[i],
+                          false=said != truth))
+    res.update(conf)
+    res["verdicts"] = sum(conf.values()) + unmatched
+    res["verdict_errors"] = conf["verdict_true_dark_said_full"] + conf["verdict_true_full_said_dark"]
+    res["verdicts_unmatched"] = unmatched
+
+    marks.sort(key=lambda m: m.t)
+    return CycleAnalysis({**res, "scorable": True}, window=win, phases=phases, tunnel=tunnel, gateway=gateway,
+                         probe=probe, zombie=zombie, marks=marks, anchors=anchors)
 
 
-def _ttt(ev: pd.DataFrame, anchor: pd.Timestamp, timeout_s: float) -> dict:
-    before = ev[(ev["t"] < anchor) & ev["kind"].isin(
-        [Kind.TUNNEL_UP.value, Kind.TUNNEL_DOWN.value, Kind.GW_SESSION_END.value])]
-    if len(before) and before["kind"].iloc[-1] == Kind.TUNNEL_UP.value:
+def _state_after(intervals: list, t: float) -> str:
+    """The state of a lane just after ``t`` ('' if the lane is empty)."""
+    for a, b, s in intervals:
+        if a <= t < b or (a > t):
+            return s
+    return intervals[-1][2] if intervals else ""
+
+
+def _ttt(c: _Cols, anchor: float, timeout_s: float, ups: np.ndarray, probes: np.ndarray) -> dict:
+    if math.isnan(anchor):
+        return {"ttt_s": math.nan, "ttt_censored": True, "ttt_evidence": "no wake anchor"}
+    hi = anchor + timeout_s
+    if len(probes):
+        oks = [c.t[i] for i in probes if c.kind[i] == _K.PROBE_OK.value and anchor <= c.t[i] <= hi]
+        if oks:
+            return {"ttt_s": oks[0] - anchor, "ttt_censored": False, "ttt_evidence": "probe"}
+        return {"ttt_s": math.nan, "ttt_censored": True,
+                "ttt_evidence": f"no probe success within {timeout_s:.0f} s"}
+    before = np.flatnonzero((c.t < anchor) & np.isin(c.kind, _SURVIVAL))
+    if len(before) and c.kind[before[-1]] == _K.TUNNEL_UP.value:
         return {"ttt_s": 0.0, "ttt_censored": False, "ttt_evidence": "session survived"}
-    ups = ev[(ev["kind"] == Kind.TUNNEL_UP.value) & (ev["t"] >= anchor)
-             & (ev["t"] <= anchor + pd.Timedelta(seconds=timeout_s))]
-    if len(ups):
-        return {"ttt_s": (ups["t"].iloc[0] - anchor).total_seconds(), "ttt_censored": False,
-                "ttt_evidence": "tunnel_up"}
+    after = [c.t[i] for i in ups if anchor <= c.t[i] <= hi]
+    if after:
+        return {"ttt_s": after[0] - anchor, "ttt_censored": False, "ttt_evidence": "tunnel_up"}
     return {"ttt_s": math.nan, "ttt_censored": True, "ttt_evidence": f"no tunnel within {timeout_s:.0f} s"}

@@ -143,26 +143,25 @@ def power_events(events: pd.DataFrame) -> pd.DataFrame:
     Extra columns: ``refined`` (``t`` is a µs instant from powerd) and ``t_pmset`` (pmset's
     second, NaT when pmset has no line for it). Sorted by ``t``; rows without a time are left out.
     """
-    p = events[events["kind"].isin(_POWER) & events["t"].notna()]
-    coarse = p[p["source"] == Source.PMSET.value]
-    fine = p[p["source"] == Source.UNIFIED.value]
-    out = coarse.assign(refined=False, t_pmset=coarse["t"])
-    used: set = set()
-    if len(coarse) and len(fine):
-        new_t = out["t"].copy()
-        for (host, kind), c in coarse.groupby(["host", "kind"], sort=False):
-            f = fine[(fine["host"] == host) & (fine["kind"] == kind)]
-            if f.empty:
+    p = events[events["kind"].isin(_POWER) & events["t"].notna()].reset_index(drop=True)
+    is_coarse = (p["source"] == Source.PMSET.value).to_numpy()
+    is_fine = (p["source"] == Source.UNIFIED.value).to_numpy()
+    t = p["t"].copy()
+    refined = is_fine.copy()
+    used = np.zeros(len(p), dtype=bool)       # fine rows that refined a coarse one
+    if is_coarse.any() and is_fine.any():
+        t_ns = _ns(t)
+        for _, grp in p.groupby(["host", "kind"], sort=False):
+            idx = grp.index.to_numpy()
+            c_idx, f_idx = idx[is_coarse[idx]], idx[is_fine[idx]]
+            if not len(c_idx) or not len(f_idx):
                 continue
-            for ci, fi in match_seconds(_ns(c["t"]), _ns(f["t"])):
-                new_t.loc[c.index[ci]] = f["t"].iloc[fi]
-                out.loc[c.index[ci], "refined"] = True
-                used.add(f.index[fi])
-        out["t"] = new_t
-    rest = fine[~fine.index.isin(used)].assign(refined=True, t_pmset=pd.NaT)
-    if len(rest):
-        rest["t_pmset"] = rest["t_pmset"].astype(out["t_pmset"].dtype)
-        out = pd.concat([out, rest]) if len(out) else rest
+            for ci, fi in match_seconds(t_ns[c_idx], t_ns[f_idx]):
+                t.iloc[c_idx[ci]] = t.iloc[f_idx[fi]]
+                refined[c_idx[ci]] = True
+                used[f_idx[fi]] = True
+    out = p.assign(t=t, refined=refined, t_pmset=p["t"].where(pd.Series(is_coarse)))
+    out = out[is_coarse | (is_fine & ~used)]
     return out.sort_values("t", kind="stable")
 
 

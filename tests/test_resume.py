@@ -98,7 +98,8 @@ def test_ctrl_c_finishes_the_step_wakes_the_mac_and_marks_the_cycle_interrupted(
     assert list(cyc) == [("mbp-01", 1)]
     assert cyc[("mbp-01", 1)]["outcome"] == "unknown"
     assert "interrupted" in cyc[("mbp-01", 1)]["reason"]
-    wakes = [r for r in _journal(run) if r["type"] == "recovery" and r["step"] == "cleanup wake"]
-    assert wakes and "LID 1 OPEN" in wakes[0]["request"]
+    recs = _journal(run)
+    woke = [r for r in recs if r.get("request", "").endswith("LID 1 OPEN")]
+    assert woke and woke[-1]["t"] > next(r["t"] for r in recs if r.get("kind") == "act_lid_close")
     truth = twin.stop()
     assert truth["macs"]["mbp-01"]["phases"][-1][2] == "full"  # left awake

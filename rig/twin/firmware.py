@@ -1,35 +1,58 @@
-"""The twin actuator: protocol-v1 firmware logic on the master side of a pty.
+"""The twin actuator: protocol-v1 firmware logic behind a tty.
 
-The rig opens the slave side with pyserial through a stable symlink (the way
-``/dev/serial/by-id/…`` names a USB device). Replies carry ``at=<µs>``: the instant the firmware
-acted, on the lab's (virtual) clock, so anchors are exact even when a thread is late. Recent
-request ids are remembered: a retried request is answered again but not acted on twice.
+Two ways to wire it, like a real board:
+
+- ``plug()`` makes its own pty pair and points a stable symlink at the rig's side (the way
+  ``/dev/serial/by-id/…`` names a USB device); ``unplug()`` closes it and removes the link.
+  ``rig.twin.serve`` uses this.
+- ``attach(path)`` opens an existing tty as the *device* side, e.g. one end of a
+  ``socat pty,link=A pty,link=B`` pair whose other end the rig opens. ``detach()`` lets go.
+  Tests use this to unplug and replug under the rig: kill socat, start a new pair with the same
+  links, attach again. The object (and its memory of recent ids) survives, like an MCU that
+  keeps running while its USB serial re-enumerates.
+
+Replies carry ``at=<µs>``: the instant the firmware acted, on the lab's (virtual) clock, so
+anchors are exact even when a thread is late. Recent request ids are remembered: a retried
+request is answered again but not acted on twice.
+
+Faults a test can switch on (a real board can't produce them on demand): ``silent`` (hung: reads
+and drops everything, acts on nothing), ``answers`` (answer that many more requests, then hang),
+``reply_delay_s`` (act at once, answer late), ``preamble`` (line noise before each reply),
+``proto``/``version`` (what PING reports).
 """
 from __future__ import annotations
 
 import os
+import termios
 import threading
+import time
 import tty
 from collections import OrderedDict
 from pathlib import Path
 
-from ..actuator_protocol import Request, format_reply, parse_request
+from ..actuator_protocol import PROTOCOL, Request, format_reply, parse_request
 
 FIRMWARE = "twin-1.2.0"
 
 
 class Firmware:
-    def __init__(self, world, clock, channels: dict[int, object], link: Path):
+    def __init__(self, world, clock, channels: dict[int, object], link: Path | None = None):
         self.world = world
         self.clock = clock
         self.channels = channels
-        self.link = Path(link)
+        self.link = Path(link) if link is not None else None
         self.recent: OrderedDict[str, bytes] = OrderedDict()
-        self.silent = False  # fault: the device stops answering
+        self.version = FIRMWARE
+        self.proto = PROTOCOL
+        self.silent = False  # fault: hung, nothing is acted on or answered
+        self.answers = -1  # fault: answer this many more requests, then hang (-1: never)
+        self.reply_delay_s = 0.0  # fault: wall seconds between acting and answering
+        self.preamble = b""  # fault: bytes written in front of every reply (line noise)
+        self.received: list[str] = []  # every request line, in order (retries included)
         self.actions: list[tuple[str, str, float]] = []  # (id, request, at) acted on
-        self._master = -1
-        self._slave = -1
+        self._fds: list[int] = []
 
+    # -- wiring -------------------------------------------------------------------------------
     def start(self) -> "Firmware":
         self.plug()
         return self
@@ -38,43 +61,69 @@ class Firmware:
         """Create a new pty pair and point the stable link at it (a USB (re)enumeration)."""
         master, slave = os.openpty()
         tty.setraw(slave)
-        self._master, self._slave = master, slave
+        self._fds = [master, slave]  # holding the slave keeps the pty alive between rig opens
         tmp = self.link.with_name(self.link.name + ".tmp")
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
         os.symlink(os.ttyname(slave), tmp)
         os.replace(tmp, self.link)
-        threading.Thread(target=self._loop, args=(master,), name="firmware", daemon=True).start()
+        self._serve(master)
 
     def unplug(self) -> None:
-        for fd in (self._master, self._slave):
+        self.detach()
+        if self.link is not None:
+            try:
+                self.link.unlink()
+            except FileNotFoundError:
+                pass
+
+    def attach(self, path: str | Path) -> "Firmware":
+        """Serve on an existing tty (the device side of a pty pair)."""
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(fd, termios.TCSANOW)  # TCSANOW: keep bytes the rig already sent
+        self._fds = [fd]
+        self._serve(fd)
+        return self
+
+    def detach(self) -> None:
+        for fd in self._fds:
             try:
                 os.close(fd)
             except OSError:
                 pass
-        try:
-            self.link.unlink()
-        except FileNotFoundError:
-            pass
+        self._fds = []
 
-    def _loop(self, master: int) -> None:
+    def _serve(self, fd: int) -> None:
+        threading.Thread(target=self._loop, args=(fd,), name="firmware", daemon=True).start()
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _loop(self, fd: int) -> None:
         buf = b""
         while True:
             try:
-                chunk = os.read(master, 4096)
+                chunk = os.read(fd, 4096)
             except OSError:
-                return
+                return  # unplugged (the pty's other side is gone) or detached
             if not chunk:
                 return
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
-                reply = self.handle(line.decode("ascii", "replace").strip())
-                if reply and not self.silent:
-                    try:
-                        os.write(master, reply)
-                    except OSError:
-                        return
+                text = line.decode("ascii", "replace").strip()
+                self.received.append(text)
+                if self.silent or self.answers == 0:
+                    continue
+                if self.answers > 0:
+                    self.answers -= 1
+                reply = self.handle(text)
+                if not reply:
+                    continue
+                if self.reply_delay_s:
+                    time.sleep(self.reply_delay_s)
+                try:
+                    os.write(fd, self.preamble + reply)
+                except OSError:
+                    return
 
     def handle(self, line: str) -> bytes | None:
         if not line:
@@ -96,7 +145,7 @@ class Firmware:
         now = self.clock.now()
         at = int(now * 1_000_000)
         if req.verb == "PING":
-            return format_reply(req.id, fw=FIRMWARE, proto=1, channels=len(self.channels), at=at)
+            return format_reply(req.id, fw=self.version, proto=self.proto, channels=len(self.channels), at=at)
         mac = self.channels.get(req.channel)
         if mac is None:
             return format_reply(req.id, ok=False, code=2, text=f"no channel {req.channel}")

@@ -55,6 +55,7 @@ class TwinConfig:
     dpd_s: int = 30
     gateway_skew: float = 0.6
     dark_interval_s: float = 900.0
+    actuator_answers: int = -1  # fault: the firmware answers this many requests, then hangs (-1: never)
 
     @classmethod
     def from_json(cls, text: str) -> "TwinConfig":
@@ -111,7 +112,9 @@ class TwinLab:
             for mac in world.macs.values():
                 mac.ext.start()
         channels = {i: world.macs[s.name] for i, s in enumerate(cfg.macs, start=1)}
-        self.firmware = Firmware(world, self.clock, channels, root / "usb-rig-actuator-TWIN0001-if00").start()
+        self.firmware = Firmware(world, self.clock, channels, root / "usb-rig-actuator-TWIN0001-if00")
+        self.firmware.answers = cfg.actuator_answers
+        self.firmware.start()
         shutil.copy(Path(__file__).with_name("signatures.toml"), root / "signatures.toml")
         lab = root / "lab.toml"
         lab.write_text(self._lab_toml(gsrv.port))
