@@ -9,8 +9,8 @@ the controller's clock (``t_controller = t_host - offset(t_host)``) with these r
   network is back), so its timeline is cut at each of its full wakes (``full_wake`` /
   ``dark_to_full``, taken from its own power rows, µs-refined where powerd logged them). A
   measurement belongs to the segment that holds its instant on the host's clock
-  (``t + offset``). The wake's own line and everything after it use the measurements after the
-  wake; everything before uses the ones before.
+  (``t + offset``). The wake's own lines and everything after them use the measurements after
+  the wake; everything before uses the ones before.
 - *Inside a segment*, the offset is interpolated linearly between consecutive measurements, so a
   clock that drifts is followed; before the first and after the last measurement of the segment
   it is held constant (extrapolating a drift measured over a minute across a 45-minute sleep
@@ -94,9 +94,14 @@ def correct(events: pd.DataFrame, offsets: pd.DataFrame) -> pd.DataFrame:
 
 
 def wake_instants(rows: pd.DataFrame) -> pd.Series:
-    """The full wakes of one host's rows, on its own clock: where that clock may have stepped."""
+    """The full wakes of one host's rows, on its own clock: where that clock may have stepped.
+
+    A wake is cut at the earlier of its two stamps (pmset's truncated second, powerd's µs), so
+    both lines of the wake fall after the cut; a sleeping Mac writes nothing in between.
+    """
     p = power_events(rows)
-    return p.loc[p["kind"].isin(_FULL), "t"]
+    p = p[p["kind"].isin(_FULL)]
+    return p["t_pmset"].where(p["t_pmset"].notna() & (p["t_pmset"] < p["t"]), p["t"])
 
 
 def offset_at(h: np.ndarray, wakes: np.ndarray, m_t: np.ndarray, m_off: np.ndarray) -> np.ndarray:

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from rig.actuator import ActuatorError
-from rig.actuator_protocol import Request
 from rig.actuators.rig_v1 import RigV1Actuator
 from rig.clock import SystemClock
 from rig.lab import Actuator
@@ -211,12 +210,3 @@ def test_a_device_that_never_comes_back_fails_within_the_deadline_naming_each_pr
     assert "No such file or directory" in msg
     assert firmware.actions == []
 
-
-def test_a_request_object_resent_by_hand_is_answered_from_memory(cable, firmware):
-    with driver(cable) as act:
-        req = Request(act._next_id(), "AC", 1, "OFF")
-        first = act.request(req)
-        act.ac(1, on=True)
-        again = act.request(req)
-        assert act.status(1)["ac"] == "on"  # the repeated AC OFF did not switch it off again
-    assert again.reply.fields["at"] == first.reply.fields["at"]

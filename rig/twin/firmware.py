@@ -51,6 +51,7 @@ class Firmware:
         self.received: list[str] = []  # every request line, in order (retries included)
         self.actions: list[tuple[str, str, float]] = []  # (id, request, at) acted on
         self._fds: list[int] = []
+        self._session = 0  # bumped by detach: a loop of an older session stops touching fds
 
     # -- wiring -------------------------------------------------------------------------------
     def start(self) -> "Firmware":
@@ -86,6 +87,7 @@ class Firmware:
         return self
 
     def detach(self) -> None:
+        self._session += 1
         for fd in self._fds:
             try:
                 os.close(fd)
@@ -94,18 +96,18 @@ class Firmware:
         self._fds = []
 
     def _serve(self, fd: int) -> None:
-        threading.Thread(target=self._loop, args=(fd,), name="firmware", daemon=True).start()
+        threading.Thread(target=self._loop, args=(fd, self._session), name="firmware", daemon=True).start()
 
     # -- the loop -----------------------------------------------------------------------------
-    def _loop(self, fd: int) -> None:
+    def _loop(self, fd: int, session: int) -> None:
         buf = b""
         while True:
             try:
                 chunk = os.read(fd, 4096)
             except OSError:
                 return  # unplugged (the pty's other side is gone) or detached
-            if not chunk:
-                return
+            if not chunk or session != self._session:
+                return  # detached meanwhile: the fd number may already belong to a new tty
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
@@ -120,6 +122,8 @@ class Firmware:
                     continue
                 if self.reply_delay_s:
                     time.sleep(self.reply_delay_s)
+                if session != self._session:
+                    return  # unplugged while "thinking": the reply is lost, the action stands
                 try:
                     os.write(fd, self.preamble + reply)
                 except OSError:

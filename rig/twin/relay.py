@@ -30,16 +30,18 @@ class RelayBoard:
         self.rejected: list[tuple[bytes, str]] = []
         self._buf = b""
         self._fd = -1
+        self._session = 0  # bumped by detach: an older loop stops before touching a reused fd
         self._lock = threading.Lock()
 
     def attach(self, path: str | Path) -> "RelayBoard":
         fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(fd, termios.TCSANOW)
         self._fd = fd
-        threading.Thread(target=self._loop, args=(fd,), name="relay-board", daemon=True).start()
+        threading.Thread(target=self._loop, args=(fd, self._session), name="relay-board", daemon=True).start()
         return self
 
     def detach(self) -> None:
+        self._session += 1
         if self._fd >= 0:
             try:
                 os.close(self._fd)
@@ -47,13 +49,13 @@ class RelayBoard:
                 pass
             self._fd = -1
 
-    def _loop(self, fd: int) -> None:
+    def _loop(self, fd: int, session: int) -> None:
         while True:
             try:
                 chunk = os.read(fd, 64)
             except OSError:
                 return  # unplugged or detached
-            if not chunk:
+            if not chunk or session != self._session:
                 return
             self.feed(chunk)
 
