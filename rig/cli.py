@@ -149,9 +149,6 @@ def report(run_dir) -> None:
     click.echo(f"report: {Path(run_dir) / 'report.html'}")
 
 
-if __name__ == "__main__":
-    main()
-
 
 @main.command()
 @click.option("--lab", "lab_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -233,3 +230,96 @@ def lease_release(lab_path, macs) -> None:
         raise click.ClickException(str(e))
     for m in selected:
         click.echo(f"{m.name}: {'released' if leases.release(folder, leases.key(m)) else 'no lease'}")
+
+
+@main.command("parse")
+@click.option("--source", required=True, metavar="pmset|unified|gateway[:FORMAT]",
+              help="what the files are; a gateway's FORMAT is ocserv (default), strongswan or jsonl")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--signatures", default=None, metavar="FILE",
+              help="unified only: the product's signature file (maps its records to event kinds)")
+@click.option("--format", "out_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--host", default=None, help="the host column (default: each file's name without suffix)")
+@click.option("--clients", default="", metavar="USER=MAC,...", help="gateway only: gateway user -> Mac")
+@click.option("--other", "with_other", is_flag=True, help="also print rows of kind other")
+def parse(source, files, signatures, out_format, host, clients, with_other) -> None:
+    """Print the canonical events of log FILES (times in UTC); on stderr, what became of every line."""
+    from .parse_cli import BadOption, CannotRead, run as run_parse  # lean: no pandas on this path
+
+    try:
+        code = run_parse(source, list(files), signatures=signatures, out_format=out_format, host=host,
+                         clients=clients, with_other=with_other, stdout=sys.stdout, stderr=sys.stderr)
+    except BadOption as e:
+        raise click.UsageError(str(e))
+    except CannotRead as e:
+        raise click.ClickException(str(e))
+    sys.exit(code)
+
+
+@main.group()
+def twin() -> None:
+    """The simulated lab on its own (no hardware, no SSH)."""
+
+
+@twin.command("simulate")
+@click.option("--build", "model", default="naive", show_default=True,
+              help="extension build model (naive, darkwake-aware, lazy, flaky-handshake, keepalive-offload, "
+                   "zombie); twin:MODEL also accepted")
+@click.option("--nights", default=1, show_default=True, type=click.IntRange(1), help="nights per Mac")
+@click.option("--macs", "n_macs", default=1, show_default=True, type=click.IntRange(1), help="Macs in the lab")
+@click.option("--cycles-per-night", default=8, show_default=True, type=click.IntRange(1))
+@click.option("--dwell", default="1h", show_default=True, help="sleep per cycle (45m, 1h, 90s)")
+@click.option("--dpd-timeout", default=30, show_default=True, type=click.IntRange(1),
+              help="the gateway's DPD setting in seconds (a silent session is torn down after 3x this)")
+@click.option("--dark-wake-interval", default="15m", show_default=True,
+              help="mean time between maintenance dark wakes (15m, 900s)")
+@click.option("--network-change", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="chance that a wake from sleep finds the Mac on another network")
+@click.option("--seed", default=1, show_default=True, help="random seed (same seed, same bytes)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where the run folder and truth.json go (default: reports/sim-MODEL-seedN)")
+@click.option("--score/--no-score", default=True, show_default=True, help="score the run folder afterwards")
+def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dpd_timeout, dark_wake_interval, network_change,
+                  seed, out, score) -> None:
+    """Run Mac-nights on virtual time, as fast as the CPU allows; write a run folder the rig
+    scores unchanged (rig score RUN), and the twin's ground truth next to it."""
+    import time
+
+    from .run import parse_duration
+    from .twin.serve import TwinConfig
+    from .twin.simulate import SimPlan, fleet, simulate
+
+    model = model.split(":", 1)[1] if model.startswith("twin:") else model
+    try:
+        dwell_s = parse_duration(dwell)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--dwell")
+    try:
+        interval_s = parse_duration(dark_wake_interval)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--dark-wake-interval")
+    macs = fleet(n_macs)
+    for m in macs:
+        m.network_change = network_change
+    cfg = TwinConfig(build=model, seed=seed, macs=macs, dpd_s=dpd_timeout, dark_interval_s=interval_s)
+    plan = SimPlan(nights=nights, cycles_per_night=cycles_per_night, dwell_s=dwell_s)
+    out = out or Path("reports") / f"sim-{model}-seed{seed}"
+    t0 = time.perf_counter()
+    try:
+        sim = simulate(cfg, plan, out, command=["rig", *sys.argv[1:]])
+    except (ValueError, FileExistsError) as e:
+        raise click.ClickException(str(e))
+    wall = time.perf_counter() - t0
+    click.echo(f"simulated {sim.mac_nights} Mac-nights ({sim.cycles} cycles, {sim.virtual_s / 3600:.1f} Mac-hours) "
+               f"in {wall:.2f} s: x{sim.virtual_s / wall:,.0f} real time")
+    click.echo(f"run: {sim.run_dir}")
+    click.echo(f"truth: {sim.truth_path}")
+    if score:
+        from .derive import derive_run
+
+        s = derive_run(sim.run_dir)
+        click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
+
+
+if __name__ == "__main__":
+    main()

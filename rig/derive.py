@@ -15,17 +15,19 @@ import numpy as np
 import pandas as pd
 
 from . import frame, report
-from .events import Kind, ParseResult, Source, row
+from .events import POWER_KINDS, Kind, ParseResult, Source, row
 from .gates import Gate, judge_all
 from .gateway_log import parse_gateway
-from .journal import cycles_from_journal, read_journal
+from .journal import cycles_from_journal, read_run_journal
 from .outcomes import Outcome
 from .pmset import parse_pmset
 from .redact import Redactor
 from .run_folder import RunFolder
 from .scores import CycleAnalysis, analyse_cycle, cycle_failures
 from .signatures import load_signatures
-from .timeline import correct, offsets_frame
+from .timeline import correct, offsets_frame, power_events
+
+_POWER_KINDS = [k.value for k in POWER_KINDS]
 
 OPEN_END = 4e9  # "until now" for a cycle whose end is not journaled yet (epoch seconds, year 2096)
 
@@ -36,7 +38,7 @@ class RunData:
     def __init__(self, run_dir):
         self.folder = RunFolder(run_dir)
         self.meta = self.folder.meta()
-        self.records, self.torn = read_journal(self.folder.journal)
+        self.records, self.torn = read_run_journal(self.folder.path)  # + unmerged per-Mac parts
         self.cycles = cycles_from_journal(self.records)
         self.offsets = offsets_frame(self.records)
         sig = self.folder.signatures
@@ -48,7 +50,8 @@ class RunData:
         self.redactor = Redactor(self.meta.get("redact", []))
 
 
-def _parse_cycle(data: RunData, mac: str, k: int) -> tuple[pd.DataFrame, dict]:
+def _raw_rows(data: RunData, mac: str, k: int) -> tuple[list[dict], dict]:
+    """The parsed rows of one cycle's raw files (host clocks) and the parsers' line counts."""
     raw = data.folder.cycle_dir(mac, k)
     counts: dict = {}
     results: list[ParseResult] = []
@@ -71,7 +74,18 @@ def _parse_cycle(data: RunData, mac: str, k: int) -> tuple[pd.DataFrame, dict]:
         counts["gateway"] = r.counts()
         r.rows = [x for x in r.rows if x["mac"] == mac]
         results.append(r)
-    rows = [x for r in results for x in r.rows]
+    pr = raw / "probe.log"
+    if pr.exists():
+        from .probe import parse_probe
+
+        r = parse_probe(pr.read_text("utf-8", "replace"), mac)
+        counts["probe"] = r.counts()
+        results.append(r)
+    return [x for r in results for x in r.rows], counts
+
+
+def _parse_cycle(data: RunData, mac: str, k: int) -> tuple[pd.DataFrame, dict]:
+    rows, counts = _raw_rows(data, mac, k)
     return frame.to_frame(rows), counts
 
 
@@ -93,41 +107,110 @@ def _iso(epoch: float) -> str:
     return pd.Timestamp(epoch, unit="s", tz="UTC").isoformat()
 
 
+def _ns(epoch: float) -> int:
+    """An epoch instant as ns, rounded exactly as the controller's own rows are."""
+    return pd.Timestamp(epoch, unit="s", tz="UTC").value
+
+
 def cycle_events(data: RunData, mac: str, k: int, end: float | None = None) -> tuple[pd.DataFrame, dict]:
     """One cycle's events on the controller clock, limited to the cycle's window."""
-    cycle = data.cycles[(mac, k)]
-    ev, counts = _parse_cycle(data, mac, k)
+    return mac_events(data, mac, [k], end)[k][:2]
+
+
+def mac_events(data: RunData, mac: str, ks: list[int], end: float | None = None) -> dict:
+    """Several cycles of one Mac: {k: (events on the controller clock in the cycle's window,
+    line counts, power series)}. ``end`` overrides the window end of a cycle not journaled as
+    ended yet.
+
+    The cycles are parsed one by one (each from its own raw files only: overlapping collection
+    windows never count a line twice) but framed and moved onto the controller clock together,
+    which costs a few pandas operations per Mac instead of per cycle.
+    """
+    rows, src, counts = [], [], {}
+    for k in ks:
+        r, c = _raw_rows(data, mac, k)
+        rows.extend(r)
+        src.extend([k] * len(r))
+        counts[k] = c
+    ev = frame.to_frame(rows)
+    ev["src"] = np.asarray(src, dtype="int64")
+    pw = ev["kind"].isin(_POWER_KINDS).to_numpy()
+    if pw.any() and len(ks) > 1:
+        # pmset prints its whole history at every collection (a state's line gains its "N secs"
+        # once the state ends), and log windows overlap: a power line belongs to the first
+        # cycle's files that hold its instant and kind (the cycle it happened in)
+        sub = ev.loc[pw, ["source", "t_raw", "kind"]].astype(str)
+        key = sub["source"] + "\x1f" + sub["t_raw"] + "\x1f" + sub["kind"]
+        first = ev.loc[pw, "src"].groupby(key.to_numpy()).transform("min")
+        drop = np.zeros(len(ev), dtype=bool)
+        drop[np.flatnonzero(pw)] = (ev.loc[pw, "src"] != first).to_numpy()
+        ev = ev[~drop]
     ev = correct(ev, data.offsets)
-    ctrl = frame.to_frame(_controller_rows(cycle))
+    ctrl_rows, ctrl_src = [], []
+    for k in ks:
+        c = _controller_rows(data.cycles[(mac, k)])
+        ctrl_rows.extend(c)
+        ctrl_src.extend([k] * len(c))
+    ctrl = frame.to_frame(ctrl_rows)
+    ctrl["src"] = np.asarray(ctrl_src, dtype="int64")
     ev = frame.concat([ev, ctrl])
-    lo = pd.Timestamp(cycle["t"], unit="s", tz="UTC")
-    hi = pd.Timestamp(end if end is not None else cycle.get("t_end") or OPEN_END, unit="s", tz="UTC")
-    ev = ev[(ev["t"] >= lo) & (ev["t"] <= hi)].copy()
     ev["detail"] = data.redactor.series(ev["detail"])
-    ev["cycle"] = k
-    return ev.reset_index(drop=True), counts
+    power = power_events(ev)
+    t_ns = ev["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    p_ns = power["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    src_a = ev["src"].to_numpy()
+    out = {}
+    for k in ks:
+        cycle = data.cycles[(mac, k)]
+        hi_s = end if (end is not None and k == ks[-1]) else (cycle.get("t_end") or OPEN_END)
+        lo, hi = _ns(cycle["t"]), _ns(hi_s)
+        m = (src_a == k) & (t_ns >= lo) & (t_ns <= hi)
+        part = ev[m].drop(columns="src").reset_index(drop=True)
+        part["cycle"] = k
+        pwr = power[(p_ns >= lo) & (p_ns <= hi)].drop(columns="src")
+        out[k] = (part, counts[k], pwr)
+    return out
 
 
 def _cycle_row(data: RunData, mac: str, k: int, end: float | None = None
                ) -> tuple[dict, pd.DataFrame, dict, CycleAnalysis | None]:
-    cycle = data.cycles[(mac, k)]
-    base = {"mac": mac, "cycle": k, "t_start": cycle["t"], "outcome": cycle.get("outcome", "unknown"),
-            "reason": data.redactor.text(str(cycle.get("reason", "")))}
-    collected = cycle.get("collected", False) or end is not None
-    if not collected:
-        return base, frame.empty_frame(), {}, None
-    ev, counts = cycle_events(data, mac, k, end)
-    a = analyse_cycle(ev, cycle.get("actions", []), grace_s=data.grace_s, tunnel_timeout_s=data.tunnel_timeout_s)
-    base.update({k2: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k2, v in a.metrics.items()})
-    if not a.metrics.get("scorable"):
-        base["outcome"] = Outcome.RIG_ERROR.value
-        base["reason"] = a.metrics.get("why_unscorable", "")
-    else:
-        missed = [g["name"] for g in judge_all(data.gates, [base]) if g["verdict"] == "fail"]
-        missed += cycle_failures(base, data.grace_s)
-        base["outcome"] = Outcome.FAIL.value if missed else Outcome.PASS.value
-        base["missed_gates"] = ", ".join(missed)
-    return base, ev, counts, a
+    """One cycle's row of cycles.csv (and its events, line counts and analysis). The cycle
+    before it, when there is one, is analysed too: what the gateway last said about the Mac's
+    session carries over into this cycle's window."""
+    ks = [k - 1, k] if (mac, k - 1) in data.cycles else [k]
+    return _analyse_mac(data, mac, ks, end)[-1]
+
+
+def _analyse_mac(data: RunData, mac: str, ks: list[int], end: float | None = None) -> list[tuple]:
+    """Rows, events, counts and analyses of cycles ``ks`` of one Mac, in order."""
+    todo = [k for k in ks if data.cycles[(mac, k)].get("collected", False) or (end is not None and k == ks[-1])]
+    events = mac_events(data, mac, todo, end) if todo else {}
+    fresh = {"gateway": "alive"} if data.meta.get("gateway") else {}
+    before = dict(fresh)
+    out = []
+    for k in ks:
+        cycle = data.cycles[(mac, k)]
+        base = {"mac": mac, "cycle": k, "t_start": cycle["t"], "outcome": cycle.get("outcome", "unknown"),
+                "reason": data.redactor.text(str(cycle.get("reason", "")))}
+        if k not in events:
+            before = dict(fresh)   # nothing known about the gap: start over
+            out.append((base, frame.empty_frame(), {}, None))
+            continue
+        ev, counts, power = events[k]
+        a = analyse_cycle(ev, cycle.get("actions", []), grace_s=data.grace_s,
+                          tunnel_timeout_s=data.tunnel_timeout_s, before=before, power=power)
+        before = {**fresh, **a.final_states()}
+        base.update({k2: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k2, v in a.metrics.items()})
+        if not a.metrics.get("scorable"):
+            base["outcome"] = Outcome.RIG_ERROR.value
+            base["reason"] = a.metrics.get("why_unscorable", "")
+        else:
+            missed = [g["name"] for g in judge_all(data.gates, [base]) if g["verdict"] == "fail"]
+            missed += cycle_failures(base, data.grace_s)
+            base["outcome"] = Outcome.FAIL.value if missed else Outcome.PASS.value
+            base["missed_gates"] = ", ".join(missed)
+        out.append((base, ev, counts, a))
+    return out
 
 
 def score_collected_cycle(run_dir, mac: str, k: int) -> dict:
@@ -147,22 +230,44 @@ def derive_run(run_dir) -> dict:
     data = RunData(run_dir)
     f = data.folder
     rows, frames, bad, analyses = [], [], {}, {}
-    for (mac, k), cycle in sorted(data.cycles.items()):
-        r, ev, counts, a = _cycle_row(data, mac, k)
-        rows.append(r)
-        frames.append(ev)
-        if a is not None:
-            analyses[(mac, k)] = a
-        if counts:
-            bad[f"{mac}/{k:03d}"] = counts
+    for mac in sorted({m for m, _ in data.cycles}):
+        ks = sorted(k for m, k in data.cycles if m == mac)
+        for r, ev, counts, a in _analyse_mac(data, mac, ks):
+            k = r["cycle"]
+            rows.append(r)
+            frames.append(ev)
+            if a is not None:
+                analyses[(mac, k)] = a
+            if counts:
+                bad[f"{mac}/{k:03d}"] = counts
     events = frame.concat(frames)
     events.to_parquet(f.events, index=False)
     cycles = pd.DataFrame(rows)
     cycles.to_csv(f.cycles_csv, index=False)
     scores = summarize(data, rows, bad)
     f.scores_json.write_text(dumps(scores))
-    report.write(f, data.meta, scores, cycles, analyses, data.redactor)
+    report.write(f, data.meta, scores, cycles, analyses, data.redactor, provenance(data))
     return scores
+
+
+def provenance(data: RunData) -> dict:
+    """What the report's "how this was made" shows: the build each Mac reported, the exact
+    collection commands of each Mac's first collected cycle, and the recovery steps taken."""
+    installed = {r["mac"]: r.get("installed", "") for r in data.records if r.get("type") == "build"}
+    collect: dict = {}
+    for (mac, k) in sorted(data.cycles):
+        if mac in collect:
+            continue
+        p = data.folder.cycle_dir(mac, k) / "collect.json"
+        try:
+            info = json.loads(p.read_text()) if p.exists() else None
+        except (OSError, ValueError):
+            info = None
+        if isinstance(info, dict):
+            collect[mac] = {name: str(v.get("command", "")) for name, v in info.items() if isinstance(v, dict)}
+    recoveries = [{k: r.get(k) for k in ("mac", "cycle", "step", "error") if k in r}
+                  for r in data.records if r.get("type") == "recovery"]
+    return {"installed": installed, "collect": collect, "recoveries": recoveries}
 
 
 def dumps(obj) -> str:

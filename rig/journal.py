@@ -50,6 +50,67 @@ def read_journal(path: Path) -> tuple[list[dict], int]:
     return records, bad
 
 
+#: Where writers that share a run folder keep their own journal (one file per Mac): parallel
+#: pytest workers, each driving its own Macs, never append to one file from two processes.
+PARTS_DIR = "journal.d"
+
+
+def part_path(run_dir, writer: str) -> Path:
+    """The journal file of one writer (a Mac) inside ``run_dir``."""
+    return Path(run_dir) / PARTS_DIR / f"{writer}.jsonl"
+
+
+def _lines(path: Path) -> list[bytes]:
+    return [ln for ln in path.read_bytes().splitlines() if ln.strip()] if path.exists() else []
+
+
+def _unmerged(run_dir: Path, merged: set[bytes]) -> list[bytes]:
+    parts = sorted((run_dir / PARTS_DIR).glob("*.jsonl")) if (run_dir / PARTS_DIR).is_dir() else []
+    return [ln for p in parts for ln in _lines(p) if ln not in merged]
+
+
+def read_run_journal(run_dir) -> tuple[list[dict], int]:
+    """A run folder's whole journal: ``journal.jsonl`` plus every part not merged into it yet.
+
+    A part's line that is already in ``journal.jsonl`` (a merge that stopped before removing the
+    part) is read once, so a replayed ``cycle_start`` can never reopen a finished cycle.
+    """
+    run_dir = Path(run_dir)
+    main = _lines(run_dir / "journal.jsonl")
+    records, bad = [], 0
+    for line in main + _unmerged(run_dir, set(main)):
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            bad += 1
+    return records, bad
+
+
+def merge_parts(run_dir) -> int:
+    """Append the parts' records to ``journal.jsonl`` (fsynced), then remove the parts.
+
+    Idempotent and safe to interrupt: lines already merged are skipped, and the parts are removed
+    only after the journal is on disk. Returns the number of lines appended.
+    """
+    run_dir = Path(run_dir)
+    journal = run_dir / "journal.jsonl"
+    new = _unmerged(run_dir, set(_lines(journal)))
+    if new:
+        torn = journal.exists() and journal.stat().st_size and not journal.read_bytes().endswith(b"\n")
+        fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, (b"\n" if torn else b"") + b"".join(ln + b"\n" for ln in new))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    if (run_dir / PARTS_DIR).is_dir():
+        for p in (run_dir / PARTS_DIR).glob("*.jsonl"):
+            p.unlink()
+        if not any((run_dir / PARTS_DIR).iterdir()):
+            (run_dir / PARTS_DIR).rmdir()
+    return len(new)
+
+
 def cycles_from_journal(records: list[dict]) -> dict[tuple[str, int], dict]:
     """The latest state of every cycle: (mac, cycle) -> merged start/end records.
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from . import __version__, derive, lease
 from .cycle import CycleRunner, Plan
-from .journal import Journal, cycles_from_journal, read_journal
+from .journal import Journal, cycles_from_journal, merge_parts, read_journal
 from .lab import Lab
 from .outcomes import Outcome
 from .run_folder import RunFolder
@@ -42,9 +42,11 @@ def _utc(epoch: float) -> str:
 
 
 def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
-              command: list[str] | None = None, macs=None) -> RunFolder:
+              command: list[str] | None = None, macs=None, folder: RunFolder | None = None) -> RunFolder:
+    """Write ``run.json`` (and the signatures copy) into a new run folder under ``reports``, or
+    into ``folder`` when the caller made it (parallel pytest workers agree on one path)."""
     clock = lab.clock()
-    folder = RunFolder.create(reports, plan.build, clock.now())
+    folder = folder or RunFolder.create(reports, plan.build, clock.now())
     shutil.copy(lab.extension.signatures, folder.signatures)
     selected = macs or list(lab.macs.values())
     meta = {
@@ -97,6 +99,7 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
         if on_cycle:
             on_cycle(rec)
 
+    merge_parts(folder.path)  # a night run by parallel pytest workers left per-Mac parts
     records, _ = read_journal(folder.journal)
     done = {key for key, c in cycles_from_journal(records).items() if c.get("outcome") != Outcome.UNKNOWN.value}
     journal = Journal(folder.journal)

@@ -30,13 +30,13 @@ What is measured, and why each number exists:
   passes"). A cycle whose zombie time exceeds the grace fails even with no alert and no
   reconnect (see :func:`cycle_failures`).
 - **dark wakes**, the ``wake()``/``sleep()`` callbacks the extension got in them, the longest
-  keep-alive gap (extension keep-alives or gateway-seen keep-alives, whichever is denser), and the
+  keep-alive gap inside one session (see :func:`_keepalive_gap`), and the
   build's own dark/full verdicts (``wake_classified`` rows, verdict in ``detail``) against the
   power log's truth, as a confusion matrix.
 
 :func:`analyse_cycle` returns the metrics (a flat dict: one row of ``cycles.csv``) together with
 the intervals and marks the report draws, so the picture and the numbers can never disagree.
-Times inside are float epoch seconds on the controller clock.
+Times inside are seconds on the controller clock after the cycle's first event (``origin_ns``).
 """
 from __future__ import annotations
 
@@ -60,6 +60,8 @@ _K = Kind  # short alias in the hot loops
 _EXT_STATE = {_K.HANDSHAKE_START.value: "handshaking", _K.TUNNEL_UP.value: "up",
               _K.TUNNEL_DOWN.value: "down", _K.KEEPALIVE.value: "up"}
 _EPS = 1e-6
+#: Shorter stretches of "up but dead" are within what two corrected clocks agree on.
+ZOMBIE_MIN_S = 0.05
 # the last of these before the wake says whether a live session survived the sleep
 _SURVIVAL = [_K.TUNNEL_UP.value, _K.TUNNEL_DOWN.value, _K.GW_SESSION_END.value]
 
@@ -77,9 +79,11 @@ class Mark:
 
 @dataclass
 class CycleAnalysis:
-    """The metrics of one cycle plus what its timeline picture shows."""
+    """The metrics of one cycle plus what its timeline picture shows (times: seconds after
+    ``origin_ns``, the cycle's first event, ns since the epoch)."""
 
     metrics: dict
+    origin_ns: int = 0
     window: tuple[float, float] = (math.nan, math.nan)
     phases: list = field(default_factory=list)       # [(t0, t1, full|sleep|dark)]
     tunnel: list = field(default_factory=list)       # [(t0, t1, up|handshaking|down)] extension's word
@@ -89,9 +93,21 @@ class CycleAnalysis:
     marks: list = field(default_factory=list)        # [Mark]
     anchors: dict = field(default_factory=dict)      # name -> t
 
+    def final_states(self) -> dict:
+        """The lanes' states at the window's end: what the next cycle of this Mac starts from."""
+        out = {}
+        if self.tunnel:
+            out["tunnel"] = self.tunnel[-1][2]
+        if self.gateway:
+            out["gateway"] = self.gateway[-1][2]
+        return out
 
-def _ts(x: float) -> pd.Timestamp:
-    return pd.Timestamp(x, unit="s", tz="UTC")
+
+def _ts(base_ns: int, x: float) -> pd.Timestamp:
+    """A time of the analysis (seconds after ``base_ns``) as a UTC timestamp; NaT if missing."""
+    if x is None or math.isnan(x):
+        return pd.NaT
+    return pd.Timestamp(base_ns + int(round(x * 1e9)), unit="ns", tz="UTC")
 
 
 def score_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.0,
@@ -114,13 +130,15 @@ def cycle_failures(metrics: dict, grace_s: float) -> list[str]:
 # ---- the analysis -----------------------------------------------------------------------------
 
 class _Cols:
-    """The columns of one cycle as plain arrays (float epoch seconds for ``t``)."""
+    """The columns of one cycle as plain arrays; ``t`` in seconds after ``base_ns`` (the first
+    row's instant), so float64 keeps ns precision however far from 1970 the run is."""
 
     def __init__(self, ev: pd.DataFrame):
         t = ev["t"]
         ok = t.notna().to_numpy()
         ns = t.to_numpy(dtype="datetime64[ns]")[ok].astype("int64")
-        self.t = ns / 1e9
+        self.base_ns = int(ns.min()) if len(ns) else 0
+        self.t = (ns - self.base_ns) / 1e9
         self.kind = ev["kind"].to_numpy(dtype=object)[ok]
         self.source = ev["source"].to_numpy(dtype=object)[ok]
         self.session = ev["session"].to_numpy(dtype=object)[ok]
@@ -137,12 +155,13 @@ class _Cols:
         return np.flatnonzero(m)
 
 
-def _power(ev: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _power(ev: pd.DataFrame, base_ns: int, p: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     """The power series (one row per transition, µs where powerd logged it): times and kinds."""
-    p = power_events(ev)
+    p = power_events(ev) if p is None else p
     if p.empty:
         return np.zeros(0), np.zeros(0, dtype=object)
-    return p["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9, p["kind"].to_numpy(dtype=object)
+    ns = p["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    return (ns - base_ns) / 1e9, p["kind"].to_numpy(dtype=object)
 
 
 def _phases(pw_t: np.ndarray, pw_kind: np.ndarray, start: float, end: float) -> list:
@@ -199,27 +218,36 @@ def _overlap(a: list, b: list, lo: float, hi: float) -> list:
 
 
 def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.0,
-                  tunnel_timeout_s: float = 60.0) -> CycleAnalysis:
+                  tunnel_timeout_s: float = 60.0, before: dict | None = None,
+                  power: pd.DataFrame | None = None) -> CycleAnalysis:
     """Score one cycle of one Mac. ``ev``: its events on the controller clock (any order);
-    ``actions``: the journal's action records of the cycle (kind, t on the controller clock)."""
+    ``actions``: the journal's action records of the cycle (kind, t on the controller clock);
+    ``before``: what was known when the window opened (:meth:`CycleAnalysis.final_states` of the
+    Mac's previous cycle): ``tunnel`` (the extension's last word) and ``gateway`` (``alive`` or
+    ``dead``; present when the run collects a gateway log, so a window in which the gateway says
+    nothing about the Mac still has a gateway state). ``power``: the cycle's slice of
+    :func:`rig.timeline.power_events`, when the caller computed it for many cycles at once."""
+    before = before or {}
     c = _Cols(ev)
     sleep_act = next((a for a in actions if a["kind"] in SLEEP_ACTIONS), None)
     wake_act = next((a for a in actions if a["kind"] in WAKE_ACTIONS), None)
-    pw_t, pw_kind = _power(ev)
     if len(c.t) == 0:
         return CycleAnalysis({"sleep_start": pd.NaT, "full_wake": pd.NaT, "anchor": pd.NaT, "ttt_anchor": "",
                               "scorable": False, "why_unscorable": "no events in the cycle's window"})
+    base = c.base_ns
+    pw_t, pw_kind = _power(ev, base, power)
+    rel = lambda a: float(a["t"]) - base / 1e9 if a else math.nan  # noqa: E731 - an action's instant
     win = (float(c.t[0]), float(c.t[-1]))
 
-    floor = sleep_act["t"] - 2.0 if sleep_act else win[0]
+    floor = rel(sleep_act) - 2.0 if sleep_act else win[0]
     sleeps = pw_t[(pw_kind == _K.SLEEP.value) & (pw_t >= floor)]
-    sleep_start = float(sleeps[0]) if len(sleeps) else (sleep_act["t"] if sleep_act else math.nan)
+    sleep_start = float(sleeps[0]) if len(sleeps) else rel(sleep_act)
     fulls = pw_t[np.isin(pw_kind, list(_FULL)) & (pw_t > sleep_start)]
-    full_t = float(fulls[0]) if len(fulls) else (wake_act["t"] if wake_act else math.nan)
+    full_t = float(fulls[0]) if len(fulls) else rel(wake_act)
 
     anchors: dict[str, float] = {}
     if wake_act:
-        anchors["actuator"] = float(wake_act["t"])
+        anchors["actuator"] = rel(wake_act)
     is_full = np.isin(c.kind, list(_FULL))
     for src, name in (("unified", "powerd"), ("pmset", "pmset")):
         m = is_full & (c.source == src)
@@ -231,12 +259,11 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
     anchor_name = next((n for n in ANCHORS if n in anchors), "")
     anchor = anchors.get(anchor_name, math.nan)
 
-    res: dict = {"sleep_start": _ts(sleep_start) if not math.isnan(sleep_start) else pd.NaT,
-                 "full_wake": _ts(full_t) if not math.isnan(full_t) else pd.NaT,
-                 "anchor": _ts(anchor) if not math.isnan(anchor) else pd.NaT, "ttt_anchor": anchor_name}
+    res: dict = {"sleep_start": _ts(base, sleep_start), "full_wake": _ts(base, full_t),
+                 "anchor": _ts(base, anchor), "ttt_anchor": anchor_name}
     if math.isnan(sleep_start) or math.isnan(full_t):
         res.update({"scorable": False, "why_unscorable": "no sleep or no full wake found in the logs"})
-        return CycleAnalysis(res, window=win)
+        return CycleAnalysis(res, window=win, origin_ns=base)
     win = (min(win[0], sleep_start), max(win[1], full_t))
     phases = _phases(pw_t, pw_kind, win[0], win[1])
     phase_at = _PhaseAt(phases)
@@ -276,8 +303,9 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
 
     ext_rows = np.flatnonzero(np.isin(c.kind, list(_EXT_STATE)))
     first = next((c.kind[i] for i in ext_rows if c.kind[i] != _K.KEEPALIVE.value), None)
-    # the precondition left the tunnel up, unless the first word of the cycle says otherwise
-    initial = "down" if first in (_K.TUNNEL_UP.value, _K.HANDSHAKE_START.value) else "up"
+    # the last cycle's final word; else the precondition left the tunnel up, unless the first
+    # word of this cycle says otherwise
+    initial = before.get("tunnel") or ("down" if first in (_K.TUNNEL_UP.value, _K.HANDSHAKE_START.value) else "up")
     tunnel = _intervals([(c.t[i], _EXT_STATE[c.kind[i]]) for i in ext_rows], win[0], win[1], initial)
     for i in ups:
         marks.append(Mark(c.t[i], "tunnel_up", "tunnel up", c.detail[i]))
@@ -289,8 +317,9 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
     gateway: list = []
     gw_starts = [c.t[i] for i in gw_rows if c.kind[i] == _K.GW_SESSION_START.value]
     dpd: list[int] = []
-    if len(gw_rows):
-        # alive until an end is seen; then alive while some session started since is not ended
+    if len(gw_rows) or before.get("gateway"):
+        # as before the window (default alive) until an end is seen; then alive while some
+        # session started since is not ended
         live: set = set()
         pending: dict = {}       # session ('' if unknown) -> its DPD line not yet matched by an end
         changes = []
@@ -317,7 +346,7 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
             else:
                 continue
             changes.append((c.t[i], "alive" if live else "dead"))
-        gateway = _intervals(changes, win[0], win[1], "alive")
+        gateway = _intervals(changes, win[0], win[1], before.get("gateway") or "alive")
     dpd_t = [c.t[i] for i in dpd]
     res["dpd_terminations"] = len(dpd_t)
     res["dpd_in_sleep"] = sum(1 for t in dpd_t if sleep_start <= t < full_t)
@@ -387,6 +416,8 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
     full_after = [(a, b) for a, b, s in phases if s == "full" and b > full_t]
     up_iv = [(a, b) for a, b, s in tunnel if s == "up"]
     zombie = _overlap(_overlap(up_iv, full_after, full_t, win[1]), dead, full_t, win[1]) if dead else []
+    # two hosts' lines a few ms apart are within the clocks' agreement, not a zombie
+    zombie = [(a, b) for a, b in zombie if b - a >= ZOMBIE_MIN_S]
     res["zombie_s"] = float(sum(b - a for a, b in zombie)) if evidence != "none" else math.nan
     res["zombie_evidence"] = evidence
 
@@ -400,12 +431,7 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
     dw = res["dark_wakes"]
     res["wake_callbacks_per_dark_wake"] = res["dark_wake_wake_callbacks"] / dw if dw else math.nan
     res["sleep_callbacks_per_dark_wake"] = res["dark_wake_sleep_callbacks"] / dw if dw else math.nan
-    gaps = []
-    for kind in (_K.KEEPALIVE.value, _K.GW_KEEPALIVE.value):
-        kt = c.t[c.kind == kind]
-        if len(kt) >= 2:
-            gaps.append(float(np.diff(kt).max()))
-    res["keepalive_gap_max_s"] = min(gaps) if gaps else math.nan
+    res["keepalive_gap_max_s"] = _keepalive_gap(c)
 
     # -- the build's own dark/full verdicts against the power log ---------------------------------
     is_wake = np.isin(pw_kind, list(_FULL)) | (pw_kind == _K.DARK_WAKE.value)
@@ -429,8 +455,31 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
     res["verdicts_unmatched"] = unmatched
 
     marks.sort(key=lambda m: m.t)
-    return CycleAnalysis({**res, "scorable": True}, window=win, phases=phases, tunnel=tunnel, gateway=gateway,
+    return CycleAnalysis({**res, "scorable": True}, origin_ns=base, window=win, phases=phases, tunnel=tunnel,
+                         gateway=gateway,
                          probe=probe, zombie=zombie, marks=marks, anchors=anchors)
+
+
+def _keepalive_gap(c: _Cols) -> float:
+    """The longest silence inside one session: between its start and its keep-alives, in order.
+
+    Measured on the extension's side (``tunnel_up`` + ``keepalive``) and on the gateway's
+    (``gw_session_start`` + ``gw_keepalive``, when it logs them); where both exist the gateway's
+    word wins when it is denser (a build that offloads keep-alives to the kernel keeps the
+    session alive through a sleep while its own log is silent). NaN: no session with two marks.
+    """
+    out = []
+    for kinds in ((_K.TUNNEL_UP.value, _K.KEEPALIVE.value), (_K.GW_SESSION_START.value, _K.GW_KEEPALIVE.value)):
+        idx = c.idx(*kinds)
+        if not any(c.kind[i] == kinds[1] for i in idx):
+            continue
+        by_session: dict = {}
+        for i in idx:
+            by_session.setdefault(c.session[i], []).append(c.t[i])
+        gaps = [float(np.diff(ts).max()) for ts in by_session.values() if len(ts) >= 2]
+        if gaps:
+            out.append(max(gaps))
+    return min(out) if out else math.nan
 
 
 def _state_after(intervals: list, t: float) -> str:

@@ -10,6 +10,61 @@ DARK_WAKE_GATES = [
     Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95"),
 ]
 
+# Churn: sleep long enough for at least three maintenance dark wakes (~15 min apart, jittered
+# by up to 15 %, so 60 minutes), and hold the build to zero reconnects, zero false alerts and no
+# session ended by the gateway's dead-peer detection while the Mac slept.
+DARK_WAKE_CHURN_GATES = [
+    Gate("reconnects in sleep", "reconnects_in_sleep", "<=", 0, "per cycle", "max"),
+    Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum"),
+    Gate("DPD terminations", "dpd_terminations", "<=", 0, "per cycle", "max"),
+]
+
+# Time-to-tunnel after a full wake (by lid, by power press): fast, and never censored (a censored
+# value is a wake after which the tunnel did not come back within the timeout).
+TIME_TO_TUNNEL_GATES = [
+    Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95"),
+    Gate("censored time-to-tunnel", "ttt_censored", "==", 0, "cycles", "count"),
+]
+
+# A multi-hour sleep: the tunnel must come back, quickly, and really carry traffic (a build that
+# shows Connected while nothing passes after a long sleep is the "zombie" failure).
+LONG_SLEEP_GATES = [
+    Gate("time-to-tunnel after a long sleep", "ttt_s", "<=", 10.0, "s", "max"),
+    Gate("censored time-to-tunnel", "ttt_censored", "==", 0, "cycles", "count"),
+    Gate("zombie time", "zombie_s", "<=", 0.0, "s", "max"),
+    Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum"),
+]
+
+# The build's own dark/full verdicts (``wake_classified``) against the power log's truth.
+WAKE_KINDS_GATES = [
+    Gate("wake verdicts logged", "verdicts", ">=", 1, "per cycle", "mean"),
+    Gate("wrong wake verdicts", "verdict_errors", "==", 0, "verdicts", "sum"),
+    Gate("verdicts matching no wake", "verdicts_unmatched", "==", 0, "verdicts", "sum"),
+]
+
+# The same build slept for each length in turn: where do churn and slow reconnects begin?
+# (Users report failures only after >= 10 min of sleep, once the gateway's DPD has fired.)
+SLEEP_LENGTH_SWEEP_GATES = [
+    Gate("reconnects in sleep", "reconnects_in_sleep", "<=", 0, "per cycle", "max"),
+    Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum"),
+    Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95"),
+]
+
+# The Mac wakes on another network (new interface or address): the tunnel must come back by
+# itself, within the timeout, without an alert the user would see.
+NETWORK_CHANGE_GATES = [
+    Gate("censored time-to-tunnel", "ttt_censored", "==", 0, "cycles", "count"),
+    Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95"),
+    Gate("true disconnect alerts", "true_alerts", "==", 0, "alerts", "sum"),
+]
+
 SUITES = {
     "dark_wake": {"gates": DARK_WAKE_GATES, "dwell_s": 45 * 60, "cycles": 2},
+    "dark_wake_churn": {"gates": DARK_WAKE_CHURN_GATES, "dwell_s": 60 * 60, "cycles": 2, "min_dark_wakes": 3},
+    "time_to_tunnel": {"gates": TIME_TO_TUNNEL_GATES, "dwell_s": 20 * 60, "cycles": 3},
+    "long_sleep": {"gates": LONG_SLEEP_GATES, "dwell_s": 3 * 3600, "cycles": 1},
+    "wake_kinds": {"gates": WAKE_KINDS_GATES, "dwell_s": 45 * 60, "cycles": 2},
+    "sleep_length_sweep": {"gates": SLEEP_LENGTH_SWEEP_GATES, "dwell_s": 45 * 60, "cycles": 1,
+                           "sweep_s": [2 * 60, 5 * 60, 10 * 60, 20 * 60, 45 * 60]},
+    "network_change": {"gates": NETWORK_CHANGE_GATES, "dwell_s": 20 * 60, "cycles": 2},
 }

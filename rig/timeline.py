@@ -34,13 +34,13 @@ the Mac's local time with the offset of that instant; powerd writes the same sen
 unified log with µs. :func:`power_events` returns *one row per transition*: each pmset power row
 takes the time of the powerd row of the same host and kind whose instant (in UTC, after
 correction) falls in the pmset row's second, widened by :data:`MATCH_TOLERANCE_S` either side
-for the two lines not being written at the same instant; one powerd row refines at most one
-pmset row, the nearest. The pmset row is kept (its line says more: power source, charge,
-duration), with ``t`` replaced, ``refined`` True and ``t_pmset`` its own second. A pmset row
-with no powerd line keeps its second (``refined`` False); a powerd row with no pmset line (the
-dump was taken before it, or pmset was not collected) is kept as it is (``refined`` True,
-``t_pmset`` NaT). The events frame itself keeps both sources' rows untouched; only this series
-is merged, so nothing is counted twice.
+for the two lines not being written at the same instant; pairs are one-to-one, nearest first.
+The pmset row is kept (its line says more: power source, charge, duration), with ``t``
+replaced, ``refined`` True and ``t_pmset`` its own second. A pmset row with no powerd line
+keeps its second (``refined`` False); a powerd row with no pmset line (the dump was taken
+before it, or pmset was not collected) is kept as it is (``refined`` True, ``t_pmset`` NaT).
+The events frame itself keeps both sources' rows untouched; only this series is merged, so
+nothing is counted twice.
 
 Power phases come from the power series: ``sleep`` -> asleep, ``dark_wake`` -> dark,
 ``full_wake`` / ``dark_to_full`` -> full.
@@ -174,30 +174,30 @@ def match_seconds(coarse_ns: np.ndarray, fine_ns: np.ndarray,
                   tolerance_s: float = MATCH_TOLERANCE_S) -> list[tuple[int, int]]:
     """Pair second-resolution instants with µs ones: ``(coarse index, fine index)`` pairs.
 
-    A fine instant matches a coarse one when it lies in ``[c - tol, c + 1 + tol)`` (pmset
-    truncates to the second). One-to-one; among candidates the one nearest to the middle of the
-    coarse second wins, coarse instants taken in time order.
+    A fine instant can match a coarse one when it lies in ``[c - tol, c + 1 + tol)`` (pmset
+    truncates to the second). One-to-one: candidate pairs are taken nearest first (distance from
+    the fine instant to the middle of the coarse second), so a line refines the second it falls
+    in rather than a neighbouring one.
     """
     tol = int(tolerance_s * _NS)
+    coarse_ns = np.asarray(coarse_ns, dtype="int64")
+    fine_ns = np.asarray(fine_ns, dtype="int64")
     f_order = np.argsort(fine_ns, kind="stable")
-    f_sorted = np.asarray(fine_ns)[f_order]
-    taken = np.zeros(len(f_sorted), dtype=bool)
-    pairs = []
-    for ci in np.argsort(coarse_ns, kind="stable"):
-        c = int(coarse_ns[ci])
+    f_sorted = fine_ns[f_order]
+    cands = []
+    for ci, c in enumerate(coarse_ns.tolist()):
         lo = np.searchsorted(f_sorted, c - tol, side="left")
         hi = np.searchsorted(f_sorted, c + _NS + tol, side="left")
-        best, best_d = -1, None
         for j in range(lo, hi):
-            if taken[j]:
-                continue
-            d = abs(int(f_sorted[j]) - (c + _NS // 2))
-            if best_d is None or d < best_d:
-                best, best_d = j, d
-        if best >= 0:
-            taken[best] = True
-            pairs.append((int(ci), int(f_order[best])))
-    return pairs
+            cands.append((abs(int(f_sorted[j]) - (c + _NS // 2)), ci, int(f_order[j])))
+    cands.sort()
+    c_taken, f_taken, pairs = set(), set(), []
+    for _, ci, fi in cands:
+        if ci not in c_taken and fi not in f_taken:
+            c_taken.add(ci)
+            f_taken.add(fi)
+            pairs.append((ci, fi))
+    return sorted(pairs)
 
 
 def phases(power: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, initial: str = "full") -> list:

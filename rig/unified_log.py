@@ -28,9 +28,10 @@ What becomes a row:
 - everything else (≈95 % of a real export) is counted in ``other`` and not kept.
 
 Speed: a line is parsed as JSON only if it contains one of a few byte strings (the watched
-subsystems, ``powerd``) or is shorter than any log record (the footer); the rest is counted as
-``other`` unparsed. Clean segments (every line ``{…}``) are scanned with ``bytes.find`` for
-those strings rather than tested line by line. The subsystem is checked again after parsing,
+subsystems, ``powerd``, the footer's ``"finished"``); the rest is counted as ``other``
+unparsed (a line shaped ``{…}`` that is not JSON included: only a needle makes it worth
+decoding). Clean segments (every line ``{…}``) are checked and scanned with C-speed
+``bytes.count`` / ``bytes.find``, never line by line in Python. The subsystem is checked again after parsing,
 because a message may mention the name. :func:`parse_unified_stream` takes an iterator of byte
 blocks of any size (lines may be split across blocks), so a caller can stream a huge export in
 fixed-size reads; :func:`parse_unified` runs the same core on one block.
@@ -59,7 +60,7 @@ from collections.abc import Iterable
 import orjson
 
 from .events import Kind, ParseResult, Source, row
-from .pmset import parse_power_message
+from .pmset import _valid_date, parse_power_message
 from .signatures import Signatures
 
 __all__ = ["POWERD_SUBSYSTEM", "decode_record", "parse_unified", "parse_unified_stream",
@@ -82,15 +83,16 @@ _TS = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d{1,9})?)([+-]\d\d)
 _MAX_RECORD_LINES = 10_000
 # Clean ndjson is scanned in segments of about this many bytes.
 _SEGMENT = 1 << 20
-# A JSON line shorter than this is always decoded: the footer is one; no log record is.
-_SHORT = 64
+# The {"count":N,"finished":1} footer is found like a record of interest, by a needle.
+_FOOTER = b'"finished"'
 
 
 def iso_timestamp(ts: str) -> str | None:
     """``2026-07-26 18:11:22.348728+1200`` -> ``2026-07-26T18:11:22.348728+12:00``; None if not one."""
     m = _TS.match(ts)
-    if m is None:
-        return None
+    if m is None or not _valid_date(m[1]) or m[2][:2] > "23" or m[2][3:5] > "59" \
+            or m[2][6:8] > "59" or m[3][1:] > "23" or m[4] > "59":
+        return None   # a stamp no clock writes (month 13, 25:00): rejected, not a silent NaT
     return f"{m[1]}T{m[2]}{m[3]}:{m[4]}"
 
 
@@ -138,7 +140,7 @@ def parse_unified_stream(chunks: Iterable[bytes], host: str,
             chunk = bytes(chunk)        # a memoryview: no find(); bytearray is used in place
         last = chunk.rfind(b"\n")
         if last < 0:
-            carry.append(chunk)
+            carry.append(bytes(chunk))  # a copy: the caller may refill a reused buffer
             continue
         start = 0
         if carry:  # complete the split line and parse it alone
@@ -163,7 +165,7 @@ class _Core:
         self.watched = frozenset(signatures.watched_subsystems) if signatures else frozenset()
         needles = [s.encode("utf-8") for s in sorted(self.watched)]
         needles += [n.replace(b"/", b"\\/") for n in needles if b"/" in n]  # JSON may escape "/"
-        needles.append(b"powerd")
+        needles += [b"powerd", _FOOTER]
         # a subsystem name containing another needle would only add duplicate hits
         self.needles = tuple(dict.fromkeys(needles))
         self.res = ParseResult()
@@ -191,38 +193,28 @@ class _Core:
     def _feed_clean(self, block: bytes, lo: int, hi: int) -> bool:
         """Parse ``block[lo:hi]`` if every line in it is ``{…}``; False (nothing done) if not.
 
-        Only candidate lines are decoded: those a needle hits and short ones (the footer).
+        Nothing here loops over lines in Python (a million lines would cost seconds): the shape
+        is checked by counting (every newline but the last sits in ``}\\n{``), only lines a
+        needle hits are decoded, and their numbers come from counting newlines between hits.
         """
-        find = block.find
-        starts: list[int] = []
-        short: list[int] = []
-        add = starts.append
-        i = lo
-        while i < hi:
-            j = find(b"\n", i)
-            if block[i] != 0x7B or block[j - 1] != 0x7D:   # "{" … "}"
-                return False
-            if j - i < _SHORT:
-                short.append(i)
-            add(i)
-            i = j + 1
-        hits = dict.fromkeys(short)
-        rfind = block.rfind
+        n = block.count(b"\n", lo, hi)
+        if block[lo] != 0x7B or block[hi - 2] != 0x7D or block.count(b"}\n{", lo, hi) != n - 1:
+            return False
+        find, rfind = block.find, block.rfind
+        hits = set()
         for needle in self.needles:
             k = find(needle, lo, hi)
             while k >= 0:
-                start = rfind(b"\n", lo, k) + 1 or lo
-                hits[start] = None
-                k = find(b"\n", k, hi)
-                k = find(needle, k, hi)
-        n = len(starts)
+                hits.add(rfind(b"\n", lo, k) + 1 or lo)
+                k = find(needle, find(b"\n", k, hi), hi)
         res = self.res
         res.read += n
         res.other += n - len(hits)
-        base = self.line_no
+        no, pos, count = self.line_no, lo, block.count
         for start in sorted(hits):
-            no = base + bisect_left(starts, start) + 1
-            self._record(block[start:find(b"\n", start, hi)], no)
+            no += count(b"\n", pos, start)
+            pos = start
+            self._record(block[start:find(b"\n", start, hi)], no + 1)
         self.line_no += n
         return True
 
@@ -239,7 +231,7 @@ class _Core:
             # one line outside a pretty record: one unit
             if line[:1] == b"{" and line[-1:] == b"}" and len(line) > 1:
                 res.read += 1
-                if len(line) < _SHORT or any(nd in line for nd in needles):
+                if any(nd in line for nd in needles):
                     self._record(line, no)
                 else:
                     res.other += 1
@@ -258,7 +250,7 @@ class _Core:
                 if s.endswith((b"}", b"},", b"}]")):
                     res.read += 1
                     body = s[: s.rindex(b"}") + 1]
-                    if len(body) < _SHORT or any(nd in body for nd in needles):
+                    if any(nd in body for nd in needles):
                         self._record(body, no)
                     else:
                         res.other += 1
@@ -293,7 +285,7 @@ class _Core:
             start = self.record_start
             self.record = None
             self.res.read += 1
-            if len(data) < _SHORT or any(nd in data for nd in self.needles):
+            if any(nd in data for nd in self.needles):
                 self._record(data, start)
             else:
                 self.res.other += 1

@@ -145,6 +145,18 @@ def test_a_hung_firmware_fails_with_every_attempt_in_the_error(cable, firmware):
 
 # -- unplug and replug --------------------------------------------------------------------------
 
+def replug_elsewhere(cable: SocatPair, firmware: Firmware) -> None:
+    """A new pair under the same links, on other /dev/pts numbers (as a re-enumerated USB device)."""
+    held = [os.openpty() for _ in range(2)]  # take the pts numbers the old pair freed
+    try:
+        cable.plug()
+    finally:
+        for fds in held:
+            for fd in fds:
+                os.close(fd)
+    firmware.attach(cable.device)
+
+
 def test_unplug_mid_command_then_replug_completes_and_presses_once(cable, firmware):
     act = driver(cable, timeout=0.5, reopen_s=5.0).open()
     firmware.reply_delay_s = 0.6  # the press is acted on, its reply is still in the firmware
@@ -162,17 +174,10 @@ def test_unplug_mid_command_then_replug_completes_and_presses_once(cable, firmwa
     old_tty = cable.tty()
     cable.unplug()  # the request is in flight
     firmware.detach()
-    held = [os.openpty() for _ in range(2)]  # take the freed pts numbers: the device comes back elsewhere
-    try:
-        time.sleep(0.2)
-        cable.plug()
-        firmware.reply_delay_s = 0.0
-        firmware.attach(cable.device)  # the MCU kept running: its memory of ids survives
-        t.join(timeout=10)
-    finally:
-        for fds in held:
-            for fd in fds:
-                os.close(fd)
+    time.sleep(0.2)
+    firmware.reply_delay_s = 0.0
+    replug_elsewhere(cable, firmware)  # the MCU kept running: its memory of ids survives
+    t.join(timeout=10)
     act.close()
     presses = [a for a in firmware.actions if a[1].startswith("PWR")]
     assert len(presses) == 1  # never twice, whatever happened
@@ -186,11 +191,13 @@ def test_unplug_mid_command_then_replug_completes_and_presses_once(cable, firmwa
 
 def test_a_replugged_device_is_found_again_through_the_stable_link(cable, firmware):
     act = driver(cable, reopen_s=5.0).open()
+    old_tty = cable.tty()
     cable.unplug()
     firmware.detach()
-    threading.Timer(0.3, lambda: (cable.plug(), firmware.attach(cable.device))).start()
+    threading.Timer(0.3, replug_elsewhere, args=(cable, firmware)).start()
     action = act.lid(1, close=True)  # the write fails on the dead tty, then the link is re-opened
     act.close()
+    assert act.port.device != old_tty
     assert action.attempts == 2
     assert act.port.opens == 2
     assert [a[1] for a in firmware.actions] == ["LID 1 CLOSE"]

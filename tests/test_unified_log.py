@@ -392,6 +392,26 @@ def test_stream_accepts_bytearray_and_memoryview_blocks():
     assert [r["session"] for r in res.rows] == ["S1"]
 
 
+def test_one_reused_buffer_refilled_after_each_block_gives_the_same_result(export):
+    data, _ = export
+    buf = bytearray(333)     # smaller than a line: blocks without a newline are carried over
+
+    def refills():
+        for i in range(0, len(data), len(buf)):
+            piece = data[i:i + len(buf)]
+            buf[:len(piece)] = piece
+            yield buf if len(piece) == len(buf) else bytes(piece)
+
+    assert parse_unified_stream(refills(), "m", TWIN) == parse_unified(data, "m", TWIN)
+
+
+@pytest.mark.parametrize("ts", ["2026-13-26 18:11:22.348728+1200", "2026-02-30 18:11:22.348728+1200",
+                                "2026-07-26 24:11:22.348728+1200", "2026-07-26 18:11:22.348728+1275"])
+def test_record_of_interest_with_an_impossible_timestamp_is_rejected(ts):
+    res = parse_unified(nd(rec("Tunnel up session=S1", ts=ts)), "m", TWIN)
+    assert res.rows == [] and res.rejected_lines == [1]
+
+
 # ---- properties --------------------------------------------------------------------------------
 
 SAMPLE_LINES = [ln for p in ALL_REAL for ln in p.read_bytes().split(b"\n")] + nd(

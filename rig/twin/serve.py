@@ -19,10 +19,12 @@ from pathlib import Path
 
 from ..clock import ScaledClock
 from . import keys
+from .files import MacFiles, files_dir
 from .firmware import Firmware
 from .gateway import Gateway
 from .mac import Mac
 from .shell import gateway_shell, mac_shell
+from .shell_door import DoorSocket
 from .sshd import TwinSSHServer
 from .world import World
 
@@ -80,6 +82,9 @@ class TwinLab:
         self.world = World(start=self.clock.now(), seed=cfg.seed)
         self.servers: dict[str, TwinSSHServer] = {}
         self.firmware: Firmware | None = None
+        # host -> (shell handler, awake?): what both doors call (embedded sshd, door socket)
+        self.hosts: dict[str, tuple] = {}
+        self.door: DoorSocket | None = None
 
     def start(self) -> Path:
         root, cfg, world = self.root, self.cfg, self.world
@@ -95,18 +100,21 @@ class TwinLab:
                       network_change=spec.network_change)
             world.macs[spec.name] = mac
             hk = keys.new_key(root / f"hostkey_{spec.name}")
-            srv = TwinSSHServer(spec.name, hk, client, USER,
-                                handler=lambda cmd, m=mac: self._run(mac_shell, m, cmd),
-                                reachable=lambda m=mac: self._reachable(m)).start()
+            files = MacFiles(files_dir(root, spec.name))
+            self.hosts[spec.name] = (lambda cmd, m=mac, f=files: self._run(mac_shell, m, cmd, f),
+                                     lambda m=mac: self._reachable(m))
+            srv = TwinSSHServer(spec.name, hk, client, USER, handler=self.hosts[spec.name][0],
+                                reachable=self.hosts[spec.name][1], files=files).start()
             self.servers[spec.name] = srv
             known.append(keys.known_hosts_line("127.0.0.1", srv.port, hk))
         ghk = keys.new_key(root / "hostkey_gateway")
-        gsrv = TwinSSHServer(gw.name, ghk, client, USER,
-                             handler=lambda cmd: self._run(gateway_shell, gw, cmd),
-                             reachable=lambda: True).start()
+        self.hosts[gw.name] = (lambda cmd: self._run(gateway_shell, gw, cmd), lambda: True)
+        gsrv = TwinSSHServer(gw.name, ghk, client, USER, handler=self.hosts[gw.name][0],
+                             reachable=self.hosts[gw.name][1]).start()
         self.servers[gw.name] = gsrv
         known.append(keys.known_hosts_line("127.0.0.1", gsrv.port, ghk))
         (root / "known_hosts").write_text("\n".join(known) + "\n")
+        self._open_door_socket()
         world.listeners.append(self._on_power)
         with world.lock:
             for mac in world.macs.values():
@@ -120,9 +128,16 @@ class TwinLab:
         lab.write_text(self._lab_toml(gsrv.port))
         return lab
 
-    def _run(self, shell, host, cmd):
+    def _run(self, shell, host, cmd, *extra):
         self.world.advance(self.clock.now())
-        return shell(self.world, host, cmd)
+        return shell(self.world, host, cmd, *extra)
+
+    def _open_door_socket(self) -> None:
+        """``door.sock``: the same shells for a real sshd's ForceCommand (``shell_door.py``)."""
+        try:
+            self.door = DoorSocket(self.root / "door.sock", self.hosts.get).start()
+        except (OSError, ValueError) as e:  # e.g. a root path too long for AF_UNIX
+            print(f"twin: no door socket ({e}); only the embedded SSH doors are open", file=sys.stderr)
 
     def _reachable(self, mac) -> bool:
         with self.world.lock:
@@ -198,6 +213,8 @@ class TwinLab:
         return path
 
     def stop(self) -> None:
+        if self.door:
+            self.door.stop()
         for s in self.servers.values():
             s.stop()
         if self.firmware:

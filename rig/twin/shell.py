@@ -1,16 +1,25 @@
 """The twin hosts' shells: one function from a command line to (stdout, stderr, exit status).
 
-The embedded SSH server calls these directly; ``rig twin shell`` exposes the same function to a
-real OpenSSH sshd through ``ForceCommand``. They answer the commands the rig sends to a real Mac
-(``pmset -g log``, ``pmset sleepnow``, ``log show --style ndjson …``, the perl time one-liner,
-``sw_vers``, ``systemextensionsctl list``) and to a gateway (``journalctl … --since @S --until @E``),
-in the real tools' output formats.
+The embedded SSH server calls these directly; ``python -m rig.twin shell`` (``shell_door.py``)
+exposes the same function to a real OpenSSH sshd through ``ForceCommand``. They answer the commands
+the rig sends to a real Mac (``pmset -g log``, ``pmset sleepnow``, ``log show --style ndjson …``,
+the perl time one-liner, ``sw_vers``, ``systemextensionsctl list``) and to a gateway
+(``journalctl … --since @S --until @E``), in the real tools' output formats.
+
+A real Mac's sshd runs an exec request through the login shell, so the rig may send a short shell
+line (every word quoted): ``rm -f F F.gz && log show … > F && gzip -f F``. The twin understands
+the little sh it needs (words and quotes, ``|``, ``&&``, ``||``, ``;``, ``> FILE``, and the file
+tools ``rm``, ``mkdir``, ``gzip``, ``cat`` over the Mac's own directory, ``files.py``), and refuses
+anything a real sh would expand (``$``, backquotes, globs) rather than misread it.
 """
 from __future__ import annotations
 
+import gzip
+import os
 import re
 import shlex
 from datetime import datetime
+from typing import Callable
 
 import orjson
 
@@ -36,18 +45,19 @@ def _parse_log_time(text: str, utc_offset_min: int) -> float:
     return datetime.strptime(m.group(1) + off, "%Y-%m-%d %H:%M:%S%z").timestamp()
 
 
-def mac_shell(world, mac, command: str) -> Result:
+def mac_shell(world, mac, command: str, files=None) -> Result:
+    """One command line on a twin Mac; ``files`` (a ``MacFiles``) is its home directory."""
+    return run_line(command, lambda argv: _mac_command(world, mac, argv), files)
+
+
+def _mac_command(world, mac, argv: list[str]) -> Result:
     with world.lock:
-        try:
-            argv = shlex.split(command)
-        except ValueError as e:
-            return _err(f"sh: syntax error: {e}", 2)
         if argv[:2] == ["sudo", "-n"]:
             argv = argv[2:]
         if not argv:
             return b"", b"", 0
         prog = argv[0]
-        if prog == "perl" and "Time::HiRes" in command:
+        if prog == "perl" and any("Time::HiRes" in a for a in argv):
             return f"{mac.clock():.6f}\n".encode(), b"", 0
         if prog == "sw_vers":
             return (f"ProductName:\t\tmacOS\nProductVersion:\t\t{mac.macos}\nBuildVersion:\t\t24D60\n").encode(), b"", 0
@@ -167,3 +177,268 @@ def gateway_shell(world, gateway, command: str) -> Result:
                 else:
                     until = val
         return gateway.journal(since, until).encode(), b"", 0
+
+
+# -- the little sh a rig's command line needs ---------------------------------------------------
+
+OPERATORS = ("&&", "||", "|", ";", ">")
+_UNSUPPORTED = set("$`*?[()<&~#")
+
+
+def tokenize(line: str) -> list[tuple[str, str]]:
+    """``line`` -> ``("word", text)`` and ``("op", "|")`` tokens, quotes removed as sh does.
+
+    Raises ``ValueError`` for what a real sh would expand or treat specially and the twin does not
+    (``$VAR``, backquotes, globs, subshells, background ``&``): refusing beats misreading.
+    """
+    tokens: list[tuple[str, str]] = []
+    word: list[str] = []
+    in_word = False
+    i, n = 0, len(line)
+
+    def end_word():
+        nonlocal in_word
+        if in_word:
+            tokens.append(("word", "".join(word)))
+            word.clear()
+            in_word = False
+
+    while i < n:
+        c = line[i]
+        if c in " \t\n":
+            end_word()
+            i += 1
+        elif c == "'":
+            j = line.find("'", i + 1)
+            if j < 0:
+                raise ValueError("unterminated single quote")
+            word.append(line[i + 1:j])
+            in_word = True
+            i = j + 1
+        elif c == '"':
+            i += 1
+            while True:
+                if i >= n:
+                    raise ValueError("unterminated double quote")
+                d = line[i]
+                if d == '"':
+                    i += 1
+                    break
+                if d == "\\" and i + 1 < n and line[i + 1] in '"\\$`\n':
+                    word.append(line[i + 1])
+                    i += 2
+                    continue
+                if d in "$`":
+                    raise ValueError(f"{d!r} expansion is not supported by the twin's sh")
+                word.append(d)
+                i += 1
+            in_word = True
+        elif c == "\\":
+            if i + 1 < n:
+                word.append(line[i + 1])
+                in_word = True
+            i += 2
+        elif line.startswith(("&&", "||"), i):
+            end_word()
+            tokens.append(("op", line[i:i + 2]))
+            i += 2
+        elif c in "|;>":
+            end_word()
+            if line.startswith(">>", i) or line.startswith(">|", i):
+                raise ValueError(f"{line[i:i + 2]!r} is not supported by the twin's sh")
+            tokens.append(("op", c))
+            i += 1
+        elif c in _UNSUPPORTED and not (c == "#" and in_word) and not (c == "~" and in_word):
+            raise ValueError(f"{c!r} is not supported by the twin's sh")
+        else:
+            word.append(c)
+            in_word = True
+            i += 1
+    end_word()
+    return tokens
+
+
+def parse_line(line: str) -> list[tuple[str, list[tuple[list[str], str | None]]]]:
+    """``line`` -> ``[(connector, pipeline)]``; a pipeline is ``[(argv, redirect path or None)]``.
+
+    The first connector is ``";"``; the others are the operator before each pipeline.
+    """
+    out: list = []
+    connector = ";"
+    pipeline: list = []
+    argv: list[str] = []
+    redirect: str | None = None
+    tokens = tokenize(line)
+    k = 0
+
+    def end_command():
+        nonlocal argv, redirect
+        if not argv:
+            raise ValueError("syntax error: missing command")
+        pipeline.append((argv, redirect))
+        argv, redirect = [], None
+
+    while k < len(tokens):
+        kind, text = tokens[k]
+        if kind == "word":
+            argv.append(text)
+        elif text == ">":
+            if k + 1 >= len(tokens) or tokens[k + 1][0] != "word":
+                raise ValueError("syntax error: '>' needs a file name")
+            redirect = tokens[k + 1][1]
+            k += 1
+        elif text == "|":
+            end_command()
+        else:  # && || ;
+            if argv or pipeline:
+                end_command()
+                out.append((connector, pipeline))
+                pipeline = []
+            elif text != ";" or out:
+                raise ValueError(f"syntax error near {text!r}")
+            connector = text
+        k += 1
+    if argv or pipeline:
+        end_command()
+        out.append((connector, pipeline))
+    elif connector in ("&&", "||"):
+        raise ValueError(f"syntax error: nothing after {connector!r}")
+    return out
+
+
+def run_line(line: str, command: Callable[[list[str]], Result], files=None) -> Result:
+    """Run a shell line: file tools here, every other command through ``command(argv)``.
+
+    Exit status and ``&&``/``||``/``;`` follow sh; a pipeline's status is its last command's
+    (no ``pipefail``, as in sh), stdout of each stage is the next one's stdin.
+    """
+    try:
+        steps = parse_line(line)
+    except ValueError as e:
+        return _err(f"sh: {e}", 2)
+    out, err, status = bytearray(), bytearray(), 0
+    for connector, pipeline in steps:
+        if (connector == "&&" and status != 0) or (connector == "||" and status == 0):
+            continue
+        stdin = b""
+        for argv, redirect in pipeline:
+            o, e, status = _run_one(argv, stdin, command, files)
+            err += e
+            if redirect is not None:
+                try:
+                    _write(files, redirect, o)
+                except OSError as x:
+                    err += f"sh: {redirect}: {x.strerror or x}\n".encode()
+                    status = 1
+                o = b""
+            stdin = o
+        out += stdin
+    return bytes(out), bytes(err), status
+
+
+def _write(files, path: str, data: bytes) -> None:
+    if path == "/dev/null":
+        return
+    if files is None:
+        raise OSError(30, "Read-only file system")
+    files.resolve(path).write_bytes(data)
+
+
+def _run_one(argv: list[str], stdin: bytes, command, files) -> Result:
+    tool = {"rm": _rm, "mkdir": _mkdir, "gzip": _gzip, "cat": _cat}.get(argv[0])
+    if tool is None:
+        return command(argv)
+    if files is None:
+        return _err(f"{argv[0]}: Read-only file system")
+    return tool(argv[1:], stdin, files)
+
+
+def _flags(args: list[str], allowed: str, prog: str) -> tuple[set, list[str]]:
+    flags, rest = set(), []
+    for i, a in enumerate(args):
+        if a == "--":
+            rest += args[i + 1:]
+            break
+        if a.startswith("-") and len(a) > 1 and not rest:
+            for ch in a[1:]:
+                if ch not in allowed:
+                    raise ValueError(f"{prog}: illegal option -- {ch}")
+                flags.add(ch)
+        else:
+            rest.append(a)
+    return flags, rest
+
+
+def _rm(args, stdin, files) -> Result:
+    try:
+        flags, paths = _flags(args, "f", "rm")
+    except ValueError as e:
+        return _err(str(e), 64)
+    err, status = [], 0
+    for p in paths:
+        try:
+            f = files.resolve(p)
+            if f.is_dir():
+                raise IsADirectoryError(21, "is a directory")
+            f.unlink()
+        except FileNotFoundError:
+            if "f" not in flags:
+                err.append(f"rm: {p}: No such file or directory")
+                status = 1
+        except OSError as e:
+            err.append(f"rm: {p}: {e.strerror or e}")
+            status = 1
+    return b"", "".join(x + "\n" for x in err).encode(), status
+
+
+def _mkdir(args, stdin, files) -> Result:
+    try:
+        flags, paths = _flags(args, "p", "mkdir")
+    except ValueError as e:
+        return _err(str(e), 64)
+    for p in paths:
+        try:
+            files.resolve(p).mkdir(parents="p" in flags, exist_ok="p" in flags)
+        except OSError as e:
+            return _err(f"mkdir: {p}: {e.strerror or e}")
+    return b"", b"", 0
+
+
+def _cat(args, stdin, files) -> Result:
+    if not args:
+        return stdin, b"", 0
+    out = bytearray()
+    for p in args:
+        try:
+            out += files.resolve(p).read_bytes()
+        except OSError as e:
+            return bytes(out), f"cat: {p}: {e.strerror or e}\n".encode(), 1
+    return bytes(out), b"", 0
+
+
+def _gzip(args, stdin, files) -> Result:
+    try:
+        flags, paths = _flags(args, "cfn123456789", "gzip")
+    except ValueError as e:
+        return _err(str(e), 1)
+    level = max([int(c) for c in flags if c.isdigit()] or [6])
+    if not paths:
+        return gzip.compress(stdin, compresslevel=level, mtime=0), b"", 0
+    out = bytearray()
+    for p in paths:
+        try:
+            src = files.resolve(p)
+            data = gzip.compress(src.read_bytes(), compresslevel=level)
+            if "c" in flags:
+                out += data
+                continue
+            dst = src.with_name(src.name + ".gz")
+            if dst.exists() and "f" not in flags:
+                return bytes(out), f"gzip: {p}.gz already exists\n".encode(), 1
+            tmp = dst.with_name(dst.name + ".part")
+            tmp.write_bytes(data)
+            os.replace(tmp, dst)
+            src.unlink()
+        except OSError as e:
+            return bytes(out), f"gzip: {p}: {e.strerror or e}\n".encode(), 1
+    return bytes(out), b"", 0

@@ -2,7 +2,9 @@
 
 Real protocol, real host key, public-key auth for one user: the rig's SSH driver cannot tell it
 from a Mac's sshd. While the host sleeps, new connections are dropped at once and open ones are
-cut, as a sleeping Mac's network would.
+cut, as a sleeping Mac's network would. Given the host's files directory it also serves the
+``sftp`` subsystem (paramiko's ``SFTPServer`` over ``files.RootedSFTP``), which is how the rig
+fetches large logs.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import threading
 from typing import Callable
 
 import paramiko
+
+from .files import MacFiles, RootedSFTP
 
 Handler = Callable[[str], tuple[bytes, bytes, int]]
 
@@ -38,8 +42,9 @@ class _Iface(paramiko.ServerInterface):
 
 class TwinSSHServer:
     def __init__(self, name: str, host_key: paramiko.PKey, authorized: paramiko.PKey, user: str,
-                 handler: Handler, reachable: Callable[[], bool]):
+                 handler: Handler, reachable: Callable[[], bool], files: MacFiles | None = None):
         self.name = name
+        self.files = files
         self.host_key = host_key
         self.authorized = authorized
         self.user = user
@@ -73,6 +78,8 @@ class TwinSSHServer:
     def _serve(self, conn: socket.socket) -> None:
         t = paramiko.Transport(conn)
         t.add_server_key(self.host_key)
+        if self.files is not None:
+            t.set_subsystem_handler("sftp", paramiko.SFTPServer, RootedSFTP, self.files)
         try:
             t.start_server(server=_Iface(self))
         except (paramiko.SSHException, EOFError, OSError):

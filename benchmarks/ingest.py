@@ -1,0 +1,239 @@
+"""Ingest speed: a night's unified log through ``rig parse`` and into the events DataFrame.
+
+Generates a realistic ``log show --style ndjson`` export (default 1,000,000 records, ~730 bytes a
+line, the key set of current macOS as in ``tests/data/real/log_show_ndjson_*``, a ``backtrace``
+on one record in twenty): 95 % of the
+records belong to other subsystems, ~7 % of those mention the product's subsystem in their
+message (so the prefilter's substring hits must be re-checked after parsing), a few are powerd's
+sleep/wake sentences, the rest are the product's own records (the twin's signature file maps
+them). Then measures, each as a whole process with the file in the page cache (median of
+``--repeat`` runs, wall time and peak RSS of that process):
+
+- the floor: Python reading the file's bytes (``f.read()``);
+- iterating its lines (``for line in f``);
+- ``rig parse --source unified --signatures … FILE > /dev/null``, CLI start-up included;
+- the full path to a typed events DataFrame (stream parse + :func:`rig.frame.to_frame`).
+
+and prints lines/s and each one's ratio to the floor. The goal (issue 3): ``rig parse`` within
+2x the floor and at most 300 MB peak RSS.
+
+Run: ``python benchmarks/ingest.py [--lines N] [--repeat K] [--keep DIR]``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGNATURES = ROOT / "rig" / "twin" / "signatures.toml"
+PRODUCT = "com.example.twinproxy"
+
+# (subsystem, category, process image path, message templates): the noise of a real Mac
+OTHERS = [
+    ("com.apple.coreaudio", "ac", r"\/usr\/sbin\/coreaudiod",
+     ["ACMP4AACBaseDecoder.cpp:310 (0x{h:x}) Input format: 2 ch, 44100 Hz, aac"]),
+    ("com.apple.network", "connection", r"\/usr\/libexec\/nesessionmanager",
+     ["[C{n}.1 Hostname#{h:x}:443 tcp] event: flow:finish_connect @{f:.3f}s",
+      "nw_path_evaluator_start_helper_connection [{n}] Path is satisfied"]),
+    ("com.apple.Authorization", "AuthorizationHost", r"\/usr\/libexec\/authd",
+     ["Failed to authenticate user <<private>> (error: {e})."]),
+    ("com.apple.runningboard", "process", r"\/usr\/libexec\/runningboardd",
+     ["[app<application.com.apple.Safari>:{p}] Set jetsam priority to {e}"]),
+    ("com.apple.xpc", "connection", r"\/usr\/libexec\/trustd",
+     ["[0x{h:x}] activating connection: mach=true name=com.apple.trustd"]),
+]
+# other subsystems that mention the product (NetworkExtension's managers log its bundle id)
+MENTIONS = [
+    ("com.apple.networkextension", "NESMSession", r"\/usr\/libexec\/nesessionmanager",
+     f"NESMTransparentProxySession[TwinProxy]: status changed to connected, provider {PRODUCT}.extension"),
+    ("com.apple.sysextd", "default", r"\/usr\/libexec\/sysextd",
+     f"activated extension {PRODUCT}.extension (state: [activated enabled])"),
+]
+PRODUCT_MESSAGES = [
+    ("tunnel", "Keepalive sent session={s}"),
+    ("tunnel", "Tunnel up session={s} gateway=gw-twin"),
+    ("tunnel", "Handshake started session={s} gateway=gw-twin"),
+    ("tunnel", "Tunnel down session={s} reason=socket-dead"),
+    ("provider", "wake() called"),
+    ("provider", "sleep() called"),
+    ("provider", "wake classified as dark"),
+    ("alert", "ALERT Session Disconnected session={s} reason=dpd"),
+    ("tunnel", "Reading config generation {n}"),    # the product's, matched by no rule: other
+]
+POWERD = ("com.apple.powerd", "sleepWake", r"\/System\/Library\/CoreServices\/powerd.bundle\/powerd",
+          ["DarkWake from Normal Sleep [CDN] : due to EC.RTC/Maintenance",
+           "Entering Sleep state due to 'Maintenance Sleep':TCPKeepAlive=active",
+           "PMRD: kIOPMDarkWakeThermalEmergency cleared"])
+
+BACKTRACE = '"backtrace":{{"frames":[{{"imageOffset":{off},"imageUUID":"{img}"}}]}},'
+LINE = ('{{"timezoneName":"","messageType":"Default","eventType":"logEvent","source":null,'
+        '"formatString":"%{{public}}s","userID":{uid},"activityIdentifier":{act},"subsystem":"{sub}",'
+        '"category":"{cat}","threadID":{thr},"senderImageUUID":"{img}",{bt}"bootUUID":"3590A0B1-4C7D-4C4A-9F0B-69FAC3D0BD58","processImagePath":'
+        '"{path}","senderImagePath":"{path}","timestamp":"{ts}","machTimestamp":{mach},"eventMessage":"{msg}",'
+        '"processImageUUID":"{img}","traceID":{trace},"processID":{pid},"senderProgramCounter":{off},'
+        '"parentActivityIdentifier":0}}\n')
+
+
+def generate(path: Path, n: int, seed: int = 3) -> dict:
+    """Write the export; return how many records of each sort it holds (the expected counts)."""
+    rnd = random.Random(seed)
+    t0 = 1_795_000_000.0
+    counts = {"product": 0, "product_kinds": 0, "mentions": 0, "powerd_power": 0, "other": 0}
+    img = "0F483193-D206-362B-9874-0100BCCB9CBD"
+    with open(path, "w", encoding="utf-8") as f:
+        buf = []
+        for i in range(n):
+            t = t0 + i * 0.0291 + rnd.random() * 0.01
+            sec = int(t)
+            ts = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec + 43200)) + f".{int((t - sec) * 1e6):06d}+1200"
+            r = rnd.random()
+            fields = dict(n=i, h=rnd.getrandbits(32), f=rnd.random() * 9, e=rnd.randint(1, 99),
+                          p=rnd.randint(100, 99999), u=f"{rnd.getrandbits(64):016X}", s=f"S{i % 997}")
+            if r < 0.045:                       # the product's records
+                cat, msg = PRODUCT_MESSAGES[i % len(PRODUCT_MESSAGES)]
+                sub, path_ = PRODUCT, (r"\/Library\/SystemExtensions\/4B1F0C55\/com.example.twinproxy.extension"
+                                       r".systemextension\/Contents\/MacOS\/com.example.twinproxy.extension")
+                counts["product"] += 1
+                counts["product_kinds"] += not msg.startswith("Reading")
+                msg = msg.format(**fields)
+            elif r < 0.05:                      # powerd
+                sub, cat, path_, msgs = POWERD
+                msg = msgs[i % len(msgs)]
+                counts["powerd_power"] += not msg.startswith("PMRD")
+                counts["other"] += msg.startswith("PMRD")
+            elif r < 0.05 + 0.95 * 0.07:        # another subsystem mentioning the product
+                sub, cat, path_, msg = MENTIONS[i % len(MENTIONS)]
+                msg = msg.format(**fields)
+                counts["mentions"] += 1
+                counts["other"] += 1
+            else:
+                sub, cat, path_, msgs = OTHERS[i % len(OTHERS)]
+                msg = msgs[i % len(msgs)].format(**fields)
+                counts["other"] += 1
+            off = rnd.getrandbits(17)
+            bt = BACKTRACE.format(off=off, img=img) if rnd.random() < 0.05 else ""
+            act = 0 if rnd.random() < 0.8 else rnd.getrandbits(20)
+            buf.append(LINE.format(uid=501, bt=bt, act=act, sub=sub, cat=cat, thr=rnd.getrandbits(24),
+                                   img=img, off=off, path=path_, ts=ts,
+                                   mach=20147685217463 + i * 698_000, msg=msg,
+                                   trace=(1 << 55) + rnd.getrandbits(54), pid=rnd.randint(100, 99999)))
+            if len(buf) >= 10_000:
+                f.write("".join(buf))
+                buf.clear()
+        f.write("".join(buf))
+        f.write(f'{{"count":{n},"finished":1}}\n')
+    return counts
+
+
+def measure(argv: list[str], *, stdout=subprocess.DEVNULL, env=None) -> tuple[float, float, bytes]:
+    """Wall seconds and peak RSS (MB) of one whole process; its stderr."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"{argv[:3]}… exited {p.returncode}: {err.decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, err
+
+
+def median_of(argv, repeat, env=None) -> tuple[float, float, bytes]:
+    runs = [measure(argv, env=env) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
+
+
+def rig_argv() -> list[str]:
+    """The installed ``rig`` console script next to this Python, else the same entry point."""
+    script = Path(sys.executable).with_name("rig")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from rig.cli import main; sys.argv[0] = 'rig'; main()"]
+
+
+FLOOR = "import sys\nwith open(sys.argv[1], 'rb') as f: data = f.read()\n"
+LINES = "import sys\nn = 0\nwith open(sys.argv[1], 'rb') as f:\n    for line in f: n += 1\n"
+FRAME = """import sys
+from rig.frame import to_frame
+from rig.parse_cli import blocks
+from rig.signatures import load_signatures
+from rig.unified_log import parse_unified_stream
+with open(sys.argv[1], 'rb') as f:
+    res = parse_unified_stream(blocks(f), 'mbp-01', load_signatures(sys.argv[2]))
+df = to_frame(res.rows)
+assert str(df['t'].dtype) == 'datetime64[ns, UTC]', df['t'].dtype
+print(len(df), int((df['kind'] != 'other').sum()), file=sys.stderr)
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--keep", type=Path, default=None, help="write the export here and keep it")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="rig-ingest-")) if args.keep is None else args.keep
+    tmp.mkdir(parents=True, exist_ok=True)
+    path = tmp / "unified.ndjson"
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    try:
+        t = time.perf_counter()
+        counts = generate(path, args.lines)
+        size = path.stat().st_size
+        print(f"export: {args.lines + 1:,} lines, {size / 1e6:.0f} MB ({size / (args.lines + 1):.0f} bytes/line), "
+              f"generated in {time.perf_counter() - t:.1f} s")
+        print(f"        product records {counts['product']:,} ({counts['product_kinds']:,} of a kind), "
+              f"powerd power lines {counts['powerd_power']:,}, other subsystems "
+              f"{counts['other']:,} of which {counts['mentions']:,} mention the product")
+        with open(path, "rb") as f:           # into the page cache
+            while f.read(1 << 24):
+                pass
+
+        py = sys.executable
+        results = {}
+        results["f.read() (floor)"] = median_of([py, "-c", FLOOR, str(path)], args.repeat)
+        results["for line in f"] = median_of([py, "-c", LINES, str(path)], args.repeat)
+        rig = rig_argv() + ["parse", "--source", "unified", "--signatures", str(SIGNATURES), "--host", "mbp-01",
+                            str(path)]
+        results["rig parse (CLI, csv to /dev/null)"] = median_of(rig, args.repeat, env=env)
+        results["stream parse + to_frame (DataFrame)"] = median_of([py, "-c", FRAME, str(path), str(SIGNATURES)],
+                                                                   args.repeat, env=env)
+
+        # the command must have found exactly the records the export holds
+        err = results["rig parse (CLI, csv to /dev/null)"][2].decode()
+        expect = (f"read {args.lines + 1}, parsed {counts['product_kinds'] + counts['powerd_power']}, "
+                  f"other {args.lines - counts['product_kinds'] - counts['powerd_power']}, skipped 1, rejected 0")
+        ok = expect in err
+        frame_rows = results["stream parse + to_frame (DataFrame)"][2].decode().split()
+
+        floor = results["f.read() (floor)"][0]
+        print(f"\n{'step':<38} {'median s':>9} {'lines/s':>12} {'x floor':>8} {'peak RSS MB':>12}   "
+              f"(median of {args.repeat}, whole process)")
+        for name, (wall, rss, _) in results.items():
+            print(f"{name:<38} {wall:>9.3f} {(args.lines + 1) / wall:>12,.0f} {wall / floor:>8.2f} {rss:>12.0f}")
+        print(f"\nrig parse counts: {err.strip().splitlines()[0]}")
+        print(f"  expected: {expect} -> {'OK' if ok else 'MISMATCH'}")
+        print(f"DataFrame: {frame_rows[0]} rows, {frame_rows[1]} of a kind "
+              f"(expected {counts['product'] + counts['powerd_power']} rows, "
+              f"{counts['product_kinds'] + counts['powerd_power']} of a kind)")
+        wall, rss, _ = results["rig parse (CLI, csv to /dev/null)"]
+        print(f"goal: rig parse <= 2.00 x floor and <= 300 MB: {wall / floor:.2f} x, {rss:.0f} MB -> "
+              f"{'met' if wall <= 2 * floor and rss <= 300 else 'NOT met'}")
+        if not ok:
+            raise SystemExit(1)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

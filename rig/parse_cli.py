@@ -1,0 +1,292 @@
+"""``rig parse``: look at a log the way the rig sees it, outside any run.
+
+::
+
+    rig parse --source pmset|unified|gateway[:ocserv|strongswan|jsonl] FILE... \\
+              [--signatures F] [--format csv|json] [--host NAME] [--clients user=mac,...] [--other]
+
+Prints the canonical events of the files (the columns of :data:`rig.events.COLUMNS`) on stdout,
+in time order, and on stderr what became of every line: read, parsed, other, skipped, rejected
+(with the first rejected line numbers), so a bad line is counted and reported, never lost. Exit
+status 0 whenever the files could be read, however many lines were bad; 1 when a file cannot be
+read; 2 for a bad option (unknown source or format, a bad signature file, a malformed
+``--clients``).
+
+Times: outside a run there is no offset to apply, so ``t`` is the source's own time converted
+to UTC (``2026-07-26T06:11:22.348728+00:00``); ``t_raw`` is the stamp as the source wrote it.
+Rows of kind ``other`` are counted but only printed with ``--other``. ``host`` is ``--host``,
+else the file's name without its suffix. Several files are merged in time order; a row identical
+to one of an earlier file (``pmset -g log`` dumps and ``log show`` windows overlap) is dropped
+and counted as a duplicate.
+
+Why this module exists apart from the parsers and the DataFrame: a night's unified log is about
+a gigabyte. The file is streamed in fixed-size blocks through one reused buffer into
+:func:`~rig.unified_log.parse_unified_stream` (never read whole), and rows are written with the
+stdlib and orjson, so the command never imports pandas (~0.6 s of start-up on its own). It must
+stay that way: ``benchmarks/ingest.py`` holds it to twice the time of merely reading the file.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Iterator
+
+import orjson
+
+from .events import COLUMNS, Kind, ParseResult
+from .gateway_log import FORMATS, GatewayParseResult, parse_gateway
+from .pmset import parse_pmset
+from .signatures import SignatureError, Signatures, load_signatures
+from .unified_log import parse_unified_stream
+
+SOURCES = ("pmset", "unified", "gateway")
+#: Read size of the unified-log stream: big enough to amortise the per-block work, small enough
+#: to keep the resident set flat (one buffer is reused for every block).
+BLOCK = 4 << 20
+
+
+class BadOption(ValueError):
+    """An option the command cannot work with (exit status 2); the message says what to do."""
+
+
+class CannotRead(OSError):
+    """A file that cannot be read (exit status 1)."""
+
+
+@dataclass
+class FileResult:
+    path: str
+    result: ParseResult
+    duplicates_across_files: int = 0
+    bad_time: int = 0        # rows the parser kept whose time is not a real instant (rejected)
+
+
+# ---- options ---------------------------------------------------------------------------------
+
+def source_spec(spec: str) -> tuple[str, str]:
+    """``gateway:strongswan`` -> (``gateway``, ``strongswan``); a gateway defaults to ocserv."""
+    name, sep, fmt = spec.partition(":")
+    if name not in SOURCES:
+        raise BadOption(f"unknown source {spec!r} (known: pmset, unified, "
+                        f"gateway[:{'|'.join(FORMATS)}])")
+    if name != "gateway":
+        if sep:
+            raise BadOption(f"--source {name} takes no format (only gateway[:FORMAT] does)")
+        return name, ""
+    fmt = fmt or "ocserv"
+    if fmt not in FORMATS:
+        raise BadOption(f"unknown gateway log format {fmt!r} (known: {', '.join(FORMATS)})")
+    return name, fmt
+
+
+def clients_map(text: str) -> dict[str, str]:
+    """``rig-mbp-01=mbp-01,rig-mini-01=mini-01`` -> {gateway user: Mac}."""
+    out: dict[str, str] = {}
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        user, eq, mac = (s.strip() for s in item.partition("="))
+        if not eq or not user or not mac:
+            raise BadOption(f"--clients: {item!r} is not USER=MAC (e.g. rig-mbp-01=mbp-01)")
+        out[user] = mac
+    return out
+
+
+# ---- times -----------------------------------------------------------------------------------
+
+_T = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?[+-]\d\d:\d\d\Z", re.ASCII)
+
+
+def utc_iso(t: str) -> str:
+    """``2026-07-26T18:11:22.348728+12:00`` -> ``2026-07-26T06:11:22.348728+00:00``.
+
+    Offsets are whole minutes, so only the date, hour and minute change: they are converted once
+    per (minute, offset) and the seconds and fraction (up to ns) are copied as written. Raises
+    ``ValueError`` for a stamp that is not a real instant.
+    """
+    if not _T.match(t):
+        raise ValueError(f"not an ISO-8601 time with an offset: {t!r}")
+    off = t[-6:]
+    if off == "+00:00":
+        return t
+    return _utc_minute(t[:16], off) + t[16:-6] + "+00:00"
+
+
+@lru_cache(maxsize=4096)
+def _utc_minute(minute: str, off: str) -> str:
+    sign = 1 if off[0] == "+" else -1
+    shift = timedelta(hours=int(off[1:3]), minutes=int(off[4:6]))
+    return (datetime.fromisoformat(minute) - sign * shift).isoformat(timespec="minutes")
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+def blocks(f: IO[bytes], size: int = BLOCK) -> Iterator[bytes | bytearray]:
+    """The file in blocks read into one reused buffer (a fresh object per block costs page faults)."""
+    buf = bytearray(size)
+    view = memoryview(buf)
+    while True:
+        n = f.readinto(view)
+        if not n:
+            return
+        yield buf if n == size else bytes(view[:n])
+
+
+def _open(path: str) -> IO[bytes]:
+    try:
+        f = open(path, "rb")
+        if os.path.isdir(path):
+            f.close()
+            raise IsADirectoryError(21, "is a directory")
+        return f
+    except OSError as e:
+        raise CannotRead(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatures | None,
+               clients: dict[str, str]) -> ParseResult:
+    """One file through its parser (the only I/O of the command besides writing rows)."""
+    with _open(path) as f:
+        try:
+            if source == "unified":
+                return parse_unified_stream(blocks(f), host, signatures)
+            text = f.read().decode("utf-8", "replace")
+        except OSError as e:
+            raise CannotRead(f"cannot read {path}: {e.strerror or e}") from None
+    if source == "pmset":
+        return parse_pmset(text, host)
+    return parse_gateway(text, host, fmt, clients)
+
+
+def parse_files(paths: list[str], source: str, fmt: str, *, host: str | None = None,
+                signatures: Signatures | None = None, clients: dict[str, str] | None = None,
+                with_other: bool = False) -> tuple[list[dict], list[FileResult]]:
+    """Parse every file; rows in UTC time order (``t`` converted), and what became of each file.
+
+    Every file is opened first, so an unreadable one stops the command before any output.
+    Counts stay whole: ``read == parsed + other + skipped + rejected + duplicates`` per file.
+    """
+    for p in paths:
+        _open(p).close()
+    rows: list[dict] = []
+    seen: set = set()
+    results = []
+    other = Kind.OTHER.value
+    for i, p in enumerate(paths):
+        res = parse_file(p, source, fmt, host or Path(p).stem, signatures, clients or {})
+        fr = FileResult(p, res)
+        for r in res.rows:
+            try:
+                r["t"] = utc_iso(r["t"])
+            except ValueError:   # the parser let through a time that is no instant: reject it
+                _uncount(res, r)
+                res.reject(r["line"])
+                fr.bad_time += 1
+                continue
+            if len(paths) > 1:
+                key = (r["t_raw"], r["host"], r["source"], r["kind"], r["session"], r["detail"])
+                if i and key in seen:
+                    _uncount(res, r)
+                    res.duplicates += 1
+                    fr.duplicates_across_files += 1
+                    continue
+                seen.add(key)
+            if r["kind"] != other or with_other:
+                rows.append(r)
+        results.append(fr)
+    rows.sort(key=lambda r: r["t"])
+    return rows, results
+
+
+def _uncount(res: ParseResult, r: dict) -> None:
+    """Take a row out of the bucket its parser counted it in (it is re-counted elsewhere)."""
+    if r["kind"] == Kind.OTHER.value:
+        res.other -= 1
+    else:
+        res.parsed -= 1
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+def write_csv(rows: list[dict], out: IO[str]) -> None:
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows([r[c] for c in COLUMNS] for r in rows)
+
+
+def write_json(rows: list[dict], out: IO[bytes]) -> None:
+    """A JSON array with one event a line: valid JSON for any reader, still greppable."""
+    out.write(b"[")
+    sep = b"\n"
+    for r in rows:
+        out.write(sep)
+        out.write(orjson.dumps({c: r[c] for c in COLUMNS}))
+        sep = b",\n"
+    out.write(b"\n]\n")
+
+
+def summary(fr: FileResult) -> list[str]:
+    """What became of every line of one file, for stderr."""
+    res = fr.result
+    parts = [f"read {res.read}", f"parsed {res.parsed}", f"other {res.other}", f"skipped {res.skipped}",
+             f"rejected {res.rejected}"]
+    if res.duplicates:
+        parts.append(f"duplicates {res.duplicates}")
+    out = [f"{fr.path}: " + ", ".join(parts)]
+    first = sorted(res.rejected_lines)
+    if first:
+        more = f" (first {len(first)} of {res.rejected})" if res.rejected > len(first) else ""
+        out.append(f"{fr.path}: rejected lines {', '.join(map(str, first))}{more}")
+    if isinstance(res, GatewayParseResult) and res.reject_reasons:
+        for reason, n in res.reject_reasons.most_common():
+            out.append(f"{fr.path}: {n} rejected: {reason}")
+    if fr.bad_time:
+        out.append(f"{fr.path}: {fr.bad_time} rejected: time is not a real instant")
+    return out
+
+
+def run(source: str, paths: list[str], *, signatures: str | None = None, out_format: str = "csv",
+        host: str | None = None, clients: str = "", with_other: bool = False,
+        stdout: IO[str], stderr: IO[str]) -> int:
+    """The whole command; raises :class:`BadOption` or :class:`CannotRead` before any output."""
+    name, fmt = source_spec(source)
+    client_map = clients_map(clients)
+    if client_map and name != "gateway":
+        raise BadOption("--clients maps gateway users to Macs: it needs --source gateway")
+    sigs = None
+    if signatures:
+        if name != "unified":
+            raise BadOption("--signatures maps unified-log records: it needs --source unified")
+        try:
+            sigs = load_signatures(signatures)
+        except SignatureError as e:
+            raise BadOption(str(e)) from None
+        except OSError as e:
+            raise BadOption(f"--signatures: cannot read {signatures}: {e.strerror or e}") from None
+    rows, results = parse_files(list(paths), name, fmt, host=host, signatures=sigs, clients=client_map,
+                                with_other=with_other)
+    try:
+        if out_format == "json":
+            stdout.flush()
+            write_json(rows, stdout.buffer)
+            stdout.buffer.flush()
+        else:
+            write_csv(rows, stdout)
+            stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (``rig parse … | head``): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+    for fr in results:
+        for line in summary(fr):
+            print(f"rig parse: {line}", file=stderr)
+    if name == "unified" and sigs is None:
+        print("rig parse: no --signatures: only powerd's power lines are recognised; "
+              "the extension's records count as other", file=stderr)
+    if len(results) > 1:
+        print(f"rig parse: {len(rows)} events from {len(results)} files", file=stderr)
+    return 0

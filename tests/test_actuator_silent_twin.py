@@ -1,0 +1,64 @@
+"""End to end: an actuator that goes silent mid-night makes a journaled ``rig_error`` cycle, not a crash.
+
+The twin's firmware answers PING and the lid close, then hangs (``actuator_answers = 2``): the
+Mac goes to sleep and the rig cannot wake it. The cycle must end ``rig_error`` (the rig's fault,
+never scored against the build), saying which step failed and every attempt's problem, and the
+twin's ground truth must show that no wake ever reached the Mac.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from rig.cycle import Plan
+from rig.journal import read_journal
+from rig.lab import load_lab
+from rig.outcomes import Outcome
+from rig.run import drive, start_run
+from rig.suites import SUITES
+from rig.twin.launch import TwinProcess
+from rig.twin.serve import DEFAULT_MACS, TwinConfig
+
+pytestmark = pytest.mark.peer
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("silent")
+    laptop = next(m for m in DEFAULT_MACS if m.kind == "laptop")
+    twin = TwinProcess(TwinConfig(build="naive", scale=200.0, macs=[laptop], actuator_answers=2), root=tmp / "twin")
+    lab = load_lab(twin.start())
+    try:
+        # a short per-attempt timeout keeps the test fast; three attempts as in a real lab
+        lab.actuators = {n: dataclasses.replace(a, timeout_s=0.3) for n, a in lab.actuators.items()}
+        plan = Plan(build="twin:naive", cycles=1, dwell_s=5 * 60, rig_retries=0,
+                    gates=list(SUITES["dark_wake"]["gates"]))
+        folder = start_run(lab, plan, tmp / "reports")
+        drive(lab, folder, plan, list(lab.macs.values()))
+    finally:
+        truth = twin.stop()
+    records, _ = read_journal(folder.journal)
+    return {"mac": laptop.name, "records": records, "truth": truth,
+            "cycles": pd.read_csv(folder.path / "cycles.csv")}
+
+
+def test_a_silent_actuator_ends_the_cycle_as_rig_error_at_the_wake_step(night):
+    ends = [r for r in night["records"] if r["type"] == "cycle_end"]
+    assert [(r["mac"], r["cycle"], r["outcome"]) for r in ends] == [(night["mac"], 1, Outcome.RIG_ERROR.value)]
+    reason = ends[0]["reason"]
+    assert reason.startswith("wake: ")
+    assert "LID 1 OPEN" in reason and all(f"attempt {k}: no reply" in reason for k in (1, 2, 3))
+
+
+def test_the_silent_actuators_cycle_is_reported_not_scored(night):
+    rows = night["cycles"].to_dict("records")
+    assert [(r["mac"], r["outcome"]) for r in rows] == [(night["mac"], Outcome.RIG_ERROR.value)]
+    assert not Outcome.RIG_ERROR.scored
+
+
+def test_the_twin_confirms_the_lid_closed_and_no_wake_reached_the_mac(night):
+    truth = night["truth"]["macs"][night["mac"]]
+    assert [s["reason"] for s in truth["sleeps"]][:1] == ["Clamshell Sleep"]  # the answered lid close
+    assert truth["wake_requests"] == []  # the unanswered lid open was never acted on
