@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from .actuator_protocol import Reply
 from .clock import Clock
+from .lab import ACTUATOR_KINDS
 from .lab import Actuator as ActuatorConfig
 from .outcomes import RigError
 
@@ -72,7 +73,6 @@ def load_backend(kind: str) -> type:
     except ModuleNotFoundError as e:
         if e.name != backend_module(kind):
             raise
-        from .lab import ACTUATOR_KINDS
         raise ActuatorError(f"no actuator backend for kind {kind!r} (available: {', '.join(ACTUATOR_KINDS)})") \
             from None
     return module.BACKEND

@@ -28,7 +28,7 @@ class Offset:
         return asdict(self)
 
 
-def measure_offset(session, host: str, samples: int = 5) -> Offset:
+def measure_offset(session, host: str, samples: int = 9) -> Offset:
     best: Offset | None = None
     for _ in range(samples):
         res = session.run(PERL_TIME, timeout=10).check()

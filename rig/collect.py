@@ -57,7 +57,7 @@ def log_time(epoch: float) -> str:
 
 
 def predicate(lab: Lab) -> str:
-    subs = list(load_signatures(lab.extension.signatures).subsystems) or [lab.extension.subsystem]
+    subs = list(load_signatures(lab.extension.signatures).watched_subsystems) or [lab.extension.subsystem]
     subs.append(POWERD_SUBSYSTEM)
     return " OR ".join(f'subsystem == "{s}"' for s in dict.fromkeys(subs))
 

@@ -28,6 +28,7 @@ from .signatures import load_signatures
 from .timeline import correct, offsets_frame, power_events
 
 _POWER_KINDS = [k.value for k in POWER_KINDS]
+_STR_COLUMNS = ("t_raw", "host", "mac", "source", "kind", "session", "detail", "caps")
 
 OPEN_END = 4e9  # "until now" for a cycle whose end is not journaled yet (epoch seconds, year 2096)
 
@@ -155,19 +156,20 @@ def mac_events(data: RunData, mac: str, ks: list[int], end: float | None = None)
     ctrl["src"] = np.asarray(ctrl_src, dtype="int64")
     ev = frame.concat([ev, ctrl])
     ev["detail"] = data.redactor.series(ev["detail"])
-    power = power_events(ev)
+    power = power_events(ev).drop(columns="src")
+    src_a = ev["src"].to_numpy()
+    # plain object columns: slicing them per cycle and reading them in the scorer is numpy-fast
+    ev = ev.drop(columns="src").astype({c: object for c in _STR_COLUMNS})
     t_ns = ev["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
     p_ns = power["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
-    src_a = ev["src"].to_numpy()
     out = {}
     for k in ks:
         cycle = data.cycles[(mac, k)]
         hi_s = end if (end is not None and k == ks[-1]) else (cycle.get("t_end") or OPEN_END)
         lo, hi = _ns(cycle["t"]), _ns(hi_s)
-        m = (src_a == k) & (t_ns >= lo) & (t_ns <= hi)
-        part = ev[m].drop(columns="src").reset_index(drop=True)
+        part = ev.take(np.flatnonzero((src_a == k) & (t_ns >= lo) & (t_ns <= hi))).reset_index(drop=True)
         part["cycle"] = k
-        pwr = power[(p_ns >= lo) & (p_ns <= hi)].drop(columns="src")
+        pwr = power.take(np.flatnonzero((p_ns >= lo) & (p_ns <= hi)))
         out[k] = (part, counts[k], pwr)
     return out
 

@@ -42,7 +42,6 @@ from .events import COLUMNS, Kind, ParseResult
 from .gateway_log import FORMATS, GatewayParseResult, parse_gateway
 from .pmset import parse_pmset
 from .signatures import SignatureError, Signatures, load_signatures
-from .unified_log import parse_unified_stream
 
 SOURCES = ("pmset", "unified", "gateway")
 #: Read size of the unified-log stream: big enough to amortise the per-block work, small enough
@@ -126,8 +125,9 @@ def _utc_minute(minute: str, off: str) -> str:
 
 # ---- reading ---------------------------------------------------------------------------------
 
-def blocks(f: IO[bytes], size: int = BLOCK) -> Iterator[bytes | bytearray]:
+def blocks(f: IO[bytes], size: int | None = None) -> Iterator[bytes | bytearray]:
     """The file in blocks read into one reused buffer (a fresh object per block costs page faults)."""
+    size = size or BLOCK
     buf = bytearray(size)
     view = memoryview(buf)
     while True:
@@ -154,6 +154,8 @@ def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatur
     with _open(path) as f:
         try:
             if source == "unified":
+                from .unified_log import parse_unified_stream   # numpy: only where it pays
+
                 return parse_unified_stream(blocks(f), host, signatures)
             text = f.read().decode("utf-8", "replace")
         except OSError as e:

@@ -175,7 +175,7 @@ def _facts(rec: dict) -> str:
         v = rec.get(k)
         return 0 if v is None or (isinstance(v, float) and math.isnan(v)) else int(v)
     ttt = rec.get("ttt_s")
-    if rec.get("ttt_censored") is True or (isinstance(ttt, float) and math.isnan(ttt)):
+    if rec.get("ttt_censored") is True or ttt is None or (isinstance(ttt, float) and math.isnan(ttt)):
         ttt_txt = "no tunnel within the timeout" if rec.get("ttt_censored") else "TTT n/a"
     else:
         ttt_txt = f"TTT {float(ttt):.2f} s from {rec.get('ttt_anchor') or '?'}"

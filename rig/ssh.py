@@ -210,7 +210,7 @@ class SSHSession:
             if fired.is_set():
                 self.close()
                 raise Unreachable(f"{self.target.name}: no answer to {what} within "
-                                  f"{self.connect_timeout:.0f} s (link down?)") from None
+                                  f"{self.connect_timeout:g} s (link down?)") from None
             if tr.is_active():  # the host answered, with a no
                 raise SSHError(f"{self.target.name}: the host refused {what} ({e})") from None
             self.close()
@@ -224,8 +224,8 @@ class SSHSession:
             self._transport().open_session(timeout=self.connect_timeout).close()
         except (paramiko.SSHException, OSError, EOFError) as e:
             self.close()
-            raise Unreachable(f"{self.target.name}: link lost: {what} was silent for {self.idle_s:.0f} s "
-                              f"and a keep-alive probe got no answer within {self.connect_timeout:.0f} s "
+            raise Unreachable(f"{self.target.name}: link lost: {what} was silent for {self.idle_s:g} s "
+                              f"and a keep-alive probe got no answer within {self.connect_timeout:g} s "
                               f"({e or type(e).__name__})") from None
 
     # -- commands -----------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class SSHSession:
                 else:
                     left = end - time.monotonic()
                     if left <= 0:
-                        raise SSHError(f"{self.target.name}: {what} timed out after {timeout:.0f} s")
+                        raise SSHError(f"{self.target.name}: {what} timed out after {timeout:g} s")
                     ready, _, _ = select.select([fd], [], [], min(self.idle_s, left))
                     if not ready and time.monotonic() < end:
                         self._probe(what)

@@ -28,13 +28,15 @@ What becomes a row:
 - everything else (≈95 % of a real export) is counted in ``other`` and not kept.
 
 Speed: a line is parsed as JSON only if it contains one of a few byte strings (the watched
-subsystems, ``powerd``, the footer's ``"finished"``); the rest is counted as ``other``
-unparsed (a line shaped ``{…}`` that is not JSON included: only a needle makes it worth
-decoding). Clean segments (every line ``{…}``) are checked and scanned with C-speed
-``bytes.count`` / ``bytes.find``, never line by line in Python. The subsystem is checked again after parsing,
-because a message may mention the name. :func:`parse_unified_stream` takes an iterator of byte
-blocks of any size (lines may be split across blocks), so a caller can stream a huge export in
-fixed-size reads; :func:`parse_unified` runs the same core on one block.
+subsystems; powerd's image path ``powerd.bundle``, which every JSON key set of ``log`` carries
+in ``processImagePath``) or is shorter than any log record (the footer); the rest is counted as
+``other`` unparsed. A hit whose compact ``"subsystem":"…"`` names another subsystem (a message
+that mentions the product: ~7 % of a real export) is counted as ``other`` without decoding
+unless it could be powerd's; after decoding, the subsystem is checked again. Clean segments
+(every line ``{…}``) are never walked line by line in Python: newlines are located once per
+block with numpy, the needles with ``bytes.find``. :func:`parse_unified_stream` takes an
+iterator of byte blocks of any size (lines may be split across blocks), so a caller can stream
+a huge export in fixed-size reads; :func:`parse_unified` runs the same core on one block.
 
 Counting (``read == parsed + other + skipped + rejected + duplicates``): ``read`` counts *units*.
 Outside a pretty-printed record a unit is a line (so for ndjson, ``read`` is the number of lines);
@@ -54,9 +56,9 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_left
 from collections.abc import Iterable
 
+import numpy as np
 import orjson
 
 from .events import Kind, ParseResult, Source, row
@@ -66,10 +68,13 @@ from .signatures import Signatures
 __all__ = ["POWERD_SUBSYSTEM", "decode_record", "parse_unified", "parse_unified_stream",
            "iso_timestamp"]
 
+_UNIFIED = Source.UNIFIED.value
+_OTHER = Kind.OTHER
 POWERD_SUBSYSTEM = "com.apple.powerd"
 POWERD_CATEGORY = "sleepWake"
 # default/syslog styles show powerd's records as [powerd:sleepWake]: accept either name
 _POWERD_SUBSYSTEMS = frozenset({POWERD_SUBSYSTEM, "powerd"})
+_POWERD_NEEDLE = b"powerd.bundle"
 PRIVATE = "<private>"
 
 #: Lines the ``log`` tool itself prints before (or between) its JSON output.
@@ -83,8 +88,10 @@ _TS = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d{1,9})?)([+-]\d\d)
 _MAX_RECORD_LINES = 10_000
 # Clean ndjson is scanned in segments of about this many bytes.
 _SEGMENT = 1 << 20
-# The {"count":N,"finished":1} footer is found like a record of interest, by a needle.
-_FOOTER = b'"finished"'
+# Less than this many bytes of whole lines go line by line.
+_SMALL = 1 << 16
+# A JSON line shorter than this is always decoded: the footer is one; no log record is.
+_SHORT = 64
 
 
 def iso_timestamp(ts: str) -> str | None:
@@ -165,7 +172,12 @@ class _Core:
         self.watched = frozenset(signatures.watched_subsystems) if signatures else frozenset()
         needles = [s.encode("utf-8") for s in sorted(self.watched)]
         needles += [n.replace(b"/", b"\\/") for n in needles if b"/" in n]  # JSON may escape "/"
-        needles += [b"powerd", _FOOTER]
+        # powerd's records are found by its image path, in every JSON key set of `log`
+        # (".../CoreServices/powerd.bundle/powerd"): a long needle is searched twice as fast as
+        # "powerd", and this search runs over every byte of a night's log
+        needles.append(_POWERD_NEEDLE)
+        # hits whose compact "subsystem" value is one of these need decoding (see _worth_decoding)
+        self.watched_raw = frozenset(needles) | {s.encode() for s in _POWERD_SUBSYSTEMS}
         # a subsystem name containing another needle would only add duplicate hits
         self.needles = tuple(dict.fromkeys(needles))
         self.res = ParseResult()
@@ -179,43 +191,59 @@ class _Core:
     def feed(self, block: bytes, lo: int, size: int) -> None:
         """The whole lines ``block[lo:size]`` (ending with ``\\n``), in segments of about 1 MB.
 
-        A clean segment (every line ``{…}``, no pretty record open) is scanned for the needles;
-        any other goes line by line, so one odd line slows down only its own segment.
+        The block's newlines are found once, vectorised (numpy); a clean segment (every line
+        ``{…}``, no pretty record open) is then handled without looking at its lines one by
+        one; any other segment goes line by line, so one odd line slows down only its own.
         """
-        while lo < size:
-            hi = block.find(b"\n", min(lo + _SEGMENT, size - 1), size) + 1 or size
-            if self.record is not None or not self._feed_clean(block, lo, hi):
+        if size - lo < _SMALL:   # a few lines: numpy's per-call cost would outweigh its speed
+            lines = block[lo:size].split(b"\n")
+            lines.pop()
+            self.feed_lines(lines)
+            return
+        a = np.frombuffer(block, dtype=np.uint8, count=size)
+        nl = np.flatnonzero(a[lo:size] == 0x0A)
+        nl += lo
+        i, n = 0, len(nl)
+        while i < n:
+            j = max(int(np.searchsorted(nl, nl[i] + _SEGMENT)), i + 1)
+            hi = int(nl[j - 1]) + 1
+            if self.record is not None or not self._feed_clean(block, a, lo, nl[i:j]):
                 lines = block[lo:hi].split(b"\n")
                 lines.pop()  # after the final newline
                 self.feed_lines(lines)
-            lo = hi
+            lo, i = hi, j
 
-    def _feed_clean(self, block: bytes, lo: int, hi: int) -> bool:
-        """Parse ``block[lo:hi]`` if every line in it is ``{…}``; False (nothing done) if not.
+    def _feed_clean(self, block: bytes, a: np.ndarray, lo: int, nl: np.ndarray) -> bool:
+        """Parse the lines ending at newlines ``nl`` (the first starts at ``lo``) if every one is
+        ``{…}``; False (nothing done) if not.
 
-        Nothing here loops over lines in Python (a million lines would cost seconds): the shape
-        is checked by counting (every newline but the last sits in ``}\\n{``), only lines a
-        needle hits are decoded, and their numbers come from counting newlines between hits.
+        Nothing loops over lines in Python (a million lines would cost seconds): the shape is
+        checked on the newline positions, and only candidate lines are decoded: those a needle
+        hits and the short ones (the ``{"count":N,"finished":1}`` footer; no log record is short).
         """
-        n = block.count(b"\n", lo, hi)
-        if block[lo] != 0x7B or block[hi - 2] != 0x7D or block.count(b"}\n{", lo, hi) != n - 1:
+        starts = np.empty_like(nl)
+        starts[0] = lo
+        starts[1:] = nl[:-1] + 1
+        if not ((a[starts] == 0x7B).all() and (a[nl - 1] == 0x7D).all() and (nl - starts >= 2).all()):
             return False
-        find, rfind = block.find, block.rfind
-        hits = set()
+        hi = int(nl[-1]) + 1
+        find = block.find
+        hit_pos = []
         for needle in self.needles:
             k = find(needle, lo, hi)
             while k >= 0:
-                hits.add(rfind(b"\n", lo, k) + 1 or lo)
+                hit_pos.append(k)
                 k = find(needle, find(b"\n", k, hi), hi)
+        idx = np.union1d(np.searchsorted(nl, hit_pos), np.flatnonzero(nl - starts < _SHORT))
+        count = len(nl)
         res = self.res
-        res.read += n
-        res.other += n - len(hits)
-        no, pos, count = self.line_no, lo, block.count
-        for start in sorted(hits):
-            no += count(b"\n", pos, start)
-            pos = start
-            self._record(block[start:find(b"\n", start, hi)], no + 1)
-        self.line_no += n
+        res.read += count
+        res.other += count - len(idx)
+        base = self.line_no + 1
+        record = self._record
+        for k, a0, b0 in zip(idx.tolist(), starts[idx].tolist(), nl[idx].tolist()):
+            record(block[a0:b0], base + k)
+        self.line_no += count
         return True
 
     def feed_lines(self, lines: list[bytes]) -> None:
@@ -231,7 +259,7 @@ class _Core:
             # one line outside a pretty record: one unit
             if line[:1] == b"{" and line[-1:] == b"}" and len(line) > 1:
                 res.read += 1
-                if any(nd in line for nd in needles):
+                if len(line) < _SHORT or any(nd in line for nd in needles):
                     self._record(line, no)
                 else:
                     res.other += 1
@@ -250,7 +278,7 @@ class _Core:
                 if s.endswith((b"}", b"},", b"}]")):
                     res.read += 1
                     body = s[: s.rindex(b"}") + 1]
-                    if any(nd in body for nd in needles):
+                    if len(body) < _SHORT or any(nd in body for nd in needles):
                         self._record(body, no)
                     else:
                         res.other += 1
@@ -285,7 +313,7 @@ class _Core:
             start = self.record_start
             self.record = None
             self.res.read += 1
-            if any(nd in data for nd in self.needles):
+            if len(data) < _SHORT or any(nd in data for nd in self.needles):
                 self._record(data, start)
             else:
                 self.res.other += 1
@@ -310,6 +338,9 @@ class _Core:
     def _record(self, data: bytes, no: int) -> None:
         """A candidate record (it contains a needle); ``read`` is already counted."""
         res = self.res
+        if not self._worth_decoding(data):
+            res.other += 1
+            return
         try:
             rec = decode_record(data)
         except ValueError:
@@ -353,6 +384,20 @@ class _Core:
                 return
         res.other += 1
 
+    def _worth_decoding(self, data: bytes) -> bool:
+        """False for a line that names another subsystem and is not powerd's: no decoding.
+
+        ``log`` writes ``"subsystem":"NAME"`` compactly; a needle hit elsewhere in such a line
+        is a mention (``activated extension com.acme.proxy``). powerd's records are recognised
+        by the same needle that found them (its image path). A line without that key (a pretty
+        record, the footer, an odd line) is always decoded.
+        """
+        i = data.find(b'"subsystem":"')
+        if i < 0:
+            return True
+        i += 13
+        return bytes(data[i:data.find(b'"', i)]) in self.watched_raw or _POWERD_NEEDLE in data
+
     @staticmethod
     def _is_powerd(rec: dict, subsystem: object) -> bool:
         if subsystem in _POWERD_SUBSYSTEMS or rec.get("category") == POWERD_CATEGORY:
@@ -375,9 +420,11 @@ class _Core:
             res.duplicates += 1
             return
         self.seen.add(key)
-        res.rows.append(row(t, ts, self.host, Source.UNIFIED, kind, session=session,
-                            detail=detail, caps=caps, line=no))
-        if kind is Kind.OTHER:
+        # row() inlined (with the same keys): this runs once per kept record of a night's log
+        res.rows.append({"t": t, "t_raw": ts, "host": self.host, "mac": self.host, "source": _UNIFIED,
+                         "kind": kind.value, "session": session, "detail": detail, "caps": caps,
+                         "line": no})
+        if kind is _OTHER:
             res.other += 1
         else:
             res.parsed += 1
@@ -385,6 +432,8 @@ class _Core:
     @staticmethod
     def _key(rec: dict, ts: str) -> tuple:
         boot, mach, thread = rec.get("bootUUID"), rec.get("machTimestamp"), rec.get("threadID")
+        if type(boot) is str and type(mach) is int and type(thread) is int:
+            return ("b", boot, mach, thread)       # the usual record: already hashable
         if boot is not None and mach is not None and thread is not None:
             return ("b", _h(boot), _h(mach), _h(thread))
         return ("t", ts, _h(mach), _h(thread), _h(rec.get("processID")),

@@ -154,6 +154,7 @@ class OpenSSHDoor:
             "X11Forwarding no",
             "PrintMotd no",
             "UseDNS no",
+            "LogLevel VERBOSE",  # logs each login and forced-command session: tests read it
             f"Subsystem sftp {SFTP_SERVER}",
             f"ForceCommand {self.force_command}",
             "",

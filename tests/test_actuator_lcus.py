@@ -12,6 +12,8 @@ from rig.lab import Actuator
 from rig.twin.relay import RelayBoard
 from socat_pair import SocatPair
 
+pytestmark = pytest.mark.peer
+
 CLOCK = SystemClock()
 WIRING = {1: ("power", 1), 2: ("ac", 1), 3: ("power", 2)}
 
@@ -76,8 +78,9 @@ def test_a_power_press_is_on_then_off_on_the_wired_relay(cable, board):
         action = act.power_press(2, 300)  # channel 2's power button is relay 3
     assert settle(board, 2) == [(3, True), (3, False)]
     (t_on, _, _), (t_off, _, _) = board.log
-    assert t_off - t_on >= 0.3
-    assert abs(action.at - t_on) < 0.05
+    jitter = 0.05  # the board stamps frames when socat delivers them; a busy machine delays either
+    assert 0.3 - jitter <= t_off - t_on <= 0.3 + 4 * jitter
+    assert abs(action.at - t_on) < 2 * jitter
     assert action.sent <= action.at <= action.received
     assert board.state == {1: False, 2: False, 3: False, 4: False}
 

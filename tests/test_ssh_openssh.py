@@ -166,8 +166,10 @@ def test_a_full_cycle_runs_through_the_real_sshd(cycle_through_openssh):
     cycles = cycles_from_journal(read_journal(run / "journal.jsonl")[0])
     assert cycles[("mbp-01", 1)]["outcome"] in ("pass", "fail"), cycles[("mbp-01", 1)].get("reason")
     assert len(pd.read_csv(run / "cycles.csv")) == 1  # scored
-    # The Mac was reachable only through that door: the rig logged in there and used its SFTP.
-    assert "Accepted publickey for rigmac" in sshd_log and "subsystem request for sftp" in sshd_log
+    # The lab file knows the Mac only at that door: the rig logged in there, ran its commands
+    # through ForceCommand, and fetched the unified log over that connection's SFTP.
+    assert "Accepted publickey for rigmac" in sshd_log
+    assert "Starting session: forced-command" in sshd_log
     raw = run / "raw" / "mbp-01" / "001"
     info = json.loads((raw / "collect.json").read_text())
     assert info["unified"]["via"] == "sftp" and info["unified"]["status"] == 0

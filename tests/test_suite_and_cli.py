@@ -36,7 +36,7 @@ def test_rig_run_on_the_default_twin_writes_a_run_folder_and_prints_the_report(t
 @pytest.mark.parametrize("build,expected", [("twin:naive", 1), ("twin:darkwake-aware", 0)])
 def test_dark_wake_suite_fails_naive_and_passes_darkwake_aware(tmp_path, build, expected):
     p = _run([sys.executable, "-m", "pytest", str(ROOT / "suites" / "test_dark_wake.py"), "-p", "no:cacheprovider",
-              "--build", build, "--dwell", "20m", "--run-dir", str(tmp_path), "-q",
+              "--build", build, "--dwell", "20m", "--cycles", "1", "--run-dir", str(tmp_path), "-q",
               "--junitxml", str(tmp_path / "junit.xml"), "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")],
              ROOT)
     assert p.returncode == expected, p.stdout[-3000:]

@@ -6,13 +6,14 @@ the way it happened?). Runs are batch-mode nights: no SSH, scored by ``derive_ru
 """
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
 import pytest
 
 from batch_nights import batch_run
-from rig.twin.builds import FlakyHandshake, Lazy, Zombie
+from rig.twin.builds import FlakyHandshake, KeepaliveOffload, Lazy, Zombie
 from rig.twin.serve import TwinConfig
 from rig.twin.simulate import SimPlan, fleet, simulate
 
@@ -51,7 +52,7 @@ def test_keepalive_offload_gateway_receives_keepalives_during_sleep(offload):
     assert len(sessions) == 1 and sessions[0]["end"] is None  # one session, alive all night
     asleep_s = sum(b - a for a, b in _phases(truth, "mbp-01", "sleep"))
     # the kernel sends one every keep-alive period while the Mac sleeps
-    assert truth["macs"]["mbp-01"]["offload_keepalives"] >= asleep_s / Lazy.keepalive_s * 0.9
+    assert truth["macs"]["mbp-01"]["offload_keepalives"] >= asleep_s / KeepaliveOffload.keepalive_s * 0.9
 
 
 def test_keepalive_offload_dies_when_the_mac_wakes_on_another_network(tmp_path):
@@ -144,16 +145,15 @@ def test_flaky_handshake_backs_off_by_doubling(flaky):
     assert checked >= 1
 
 
-def _failures(tmp, seed):
+def _failures(out, seed):
     sim = simulate(TwinConfig(build="flaky-handshake", seed=seed, macs=fleet(1)),
-                   SimPlan(cycles_per_night=2, dwell_s=1800), tmp / f"s{seed}-{len(list(tmp.iterdir()))}")
-    import json
-
+                   SimPlan(cycles_per_night=2, dwell_s=1800), out)
     return [(f["t"], f["attempt"]) for f in json.loads(sim.truth_path.read_text())["macs"]["mbp-01"]["failed_handshakes"]]
 
 
 def test_flaky_handshake_failures_replay_exactly_per_seed(tmp_path):
-    a, b, other = _failures(tmp_path, 3), _failures(tmp_path, 3), _failures(tmp_path, 4)
+    a, b = _failures(tmp_path / "a", 3), _failures(tmp_path / "b", 3)
+    other = _failures(tmp_path / "c", 4)
     assert a and a == b
     assert other != a
 

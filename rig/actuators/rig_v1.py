@@ -124,6 +124,7 @@ class RigV1Actuator:
             except ActuatorError as e:
                 problems.append(f"attempt {attempt}: {str(e).removeprefix(self.name + ': ')}")
                 break  # the re-open deadline has passed: nothing left to try
+            seen = len(notes)
             sent = self.clock.now()
             try:
                 self.port.write(req.line())
@@ -134,7 +135,10 @@ class RigV1Actuator:
                 continue
             received = self.clock.now()
             if reply is None:
-                problems.append(f"attempt {attempt}: no reply within {wait:g} s")
+                noise = [n for n in notes[seen:] if "noise" in n]
+                hint = (f", only noise ({noise[-1].removeprefix('skipped ')}; wrong baud rate? the lab says "
+                        f"{self.port.baud})") if noise else ""
+                problems.append(f"attempt {attempt}: no reply within {wait:g} s{hint}")
                 continue
             if not reply.ok:
                 meaning = ERR_CODES.get(reply.code, "unknown code")
@@ -151,7 +155,7 @@ class RigV1Actuator:
                 return None
             reply, junk = find_reply(raw, rid)
             if junk:
-                notes.append(f"skipped {len(junk)} bytes of noise {junk[:40]!r}")
+                notes.append(f"skipped {len(junk)} bytes of noise {junk[:16]!r}")
             if reply is None:
                 continue
             if reply.id == rid:

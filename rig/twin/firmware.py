@@ -18,7 +18,7 @@ request is answered again but not acted on twice.
 Faults a test can switch on (a real board can't produce them on demand): ``silent`` (hung: reads
 and drops everything, acts on nothing), ``answers`` (answer that many more requests, then hang),
 ``reply_delay_s`` (act at once, answer late), ``preamble`` (line noise before each reply),
-``proto``/``version`` (what PING reports).
+``garble`` (every reply turned to noise), ``proto``/``version`` (what PING reports).
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ class Firmware:
         self.answers = -1  # fault: answer this many more requests, then hang (-1: never)
         self.reply_delay_s = 0.0  # fault: wall seconds between acting and answering
         self.preamble = b""  # fault: bytes written in front of every reply (line noise)
+        self.garble = False  # fault: replies arrive as noise (what a baud-rate mismatch looks like)
         self.received: list[str] = []  # every request line, in order (retries included)
         self.actions: list[tuple[str, str, float]] = []  # (id, request, at) acted on
         self._fds: list[int] = []
@@ -124,6 +125,8 @@ class Firmware:
                     time.sleep(self.reply_delay_s)
                 if session != self._session:
                     return  # unplugged while "thinking": the reply is lost, the action stands
+                if self.garble:
+                    reply = bytes(b | 0x80 for b in reply[:-1]) + b"\n"
                 try:
                     os.write(fd, self.preamble + reply)
                 except OSError:

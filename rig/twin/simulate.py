@@ -125,10 +125,11 @@ class Controller:
         return self.rng.uniform(0.002, 0.020)
 
     def offset(self, host: str, true_offset: float, now: float) -> dict:
-        """One best-of-five measurement: the kept sample's error is within its RTT/2."""
+        """One best-of-five measurement (it takes the next ~5 round trips; the caller waits at
+        least that long): the kept sample's error is within its RTT/2."""
         rtt = self.rtt()
         err = self.rng.uniform(-rtt / 2, rtt / 2)
-        return {"host": host, "t": now + 5 * rtt, "offset": true_offset + err, "rtt": rtt}
+        return {"host": host, "t": now + 2.5 * rtt, "offset": true_offset + err, "rtt": rtt}
 
     def next_id(self) -> int:
         self.actuator_id += 1
@@ -165,7 +166,7 @@ class Night:
             w.at(self.start + 5.0 + 0.05 * i, self._step, self.mac_night(w.macs[spec.name], i + 1))
         self.pending = len(self.sim.cfg.macs)
         while self.pending:
-            w.advance(w._queue[0][0])
+            w.advance(w.next_at())
         self.close_zombies()
 
     def _step(self, gen) -> None:

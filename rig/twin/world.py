@@ -4,7 +4,8 @@ Everything that happens in the simulated lab is an event at an exact virtual ins
 priority queue. The world is advanced lazily: whenever a door (an SSH command, an actuator
 request) touches it, it first runs every event due up to that door's virtual "now". So every
 logged timestamp is the exact scheduled instant, whatever the threads' jitter, and nothing needs
-a ticking background thread.
+a ticking background thread. Batch mode (``simulate.py``) runs the same world with no doors at
+all: its controllers are events too, and it advances from one event to the next (``next_at``).
 
 Holds the scheduler and the ground truth; the Mac's power state machine is in ``mac.py``, the
 extension build models in ``builds.py``, the gateway in ``gateway.py``.
@@ -46,6 +47,10 @@ class World:
                 self.now = max(self.now, when)
                 fn(*args)
             self.now = max(self.now, t)
+
+    def next_at(self) -> float | None:
+        """The instant of the next scheduled event (None: nothing left to happen)."""
+        return self._queue[0][0] if self._queue else None
 
     def act(self, t: float, fn: Callable, *args):
         """Apply an outside action (a door) at virtual time ``t``."""
