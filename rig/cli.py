@@ -321,5 +321,45 @@ def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dpd_timeout, d
         click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
 
 
+
+@main.command("compare")
+@click.argument("base_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("cand_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where compare.html and compare.md go (default: the candidate's run folder)")
+def compare_cmd(base_run, cand_run, out_dir) -> None:
+    """Is CAND_RUN's build better or worse than BASE_RUN's? Each metric's change, 95 % interval,
+    test, and words (better / worse / no evidence of change) in compare.html and compare.md."""
+    from . import compare
+
+    try:
+        c = compare.compare_runs(base_run, cand_run)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e))
+    html_path, md_path = compare.write(c, out_dir or cand_run)
+    click.echo(f"{c.cand.name} against {c.base.name}: {c.verdict.upper()}")
+    for m in c.metrics:
+        if m.words != compare.NO_EVIDENCE:
+            click.echo(f"  {m.label}: {m.words} (adjusted p {compare._p(m.q)})")
+    click.echo(f"compare: {html_path}")
+    click.echo(f"compare: {md_path}")
+
+
+@main.command("trend")
+@click.argument("reports_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where trend.parquet and trend.html go (default: REPORTS_DIR)")
+def trend_cmd(reports_dir, out_dir) -> None:
+    """Index every run folder in REPORTS_DIR (trend.parquet) and draw each headline metric over
+    time per build, with its gate (trend.html)."""
+    from . import trend
+
+    pq, page, idx = trend.write(reports_dir, out_dir)
+    click.echo(f"indexed {len(idx.runs)} runs ({len(set(idx.runs['build'])) if len(idx.runs) else 0} builds)"
+               + (f", {len(idx.skipped)} folders skipped (listed in the page)" if idx.skipped else ""))
+    click.echo(f"index: {pq}")
+    click.echo(f"trend: {page}")
+
+
 if __name__ == "__main__":
     main()

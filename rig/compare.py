@@ -14,7 +14,8 @@ therefore reported as a change with a 95 % confidence interval and a test, and t
 - **times** (time-to-tunnel, zombie time) are skewed and full of ties: the Mann-Whitney U test
   (``scipy.stats.mannwhitneyu``) and a bootstrap interval of the difference of the medians
   (``scipy.stats.bootstrap``, percentile method, a fixed seed so a report is reproducible). A
-  censored time-to-tunnel ranks above every real one (it is a failure, not a missing value).
+  censored time-to-tunnel counts as the timeout: it ranks above every real one (it is a
+  failure, not a missing value).
 
 Many metrics tested at once would find a "significant" change somewhere in one run out of a
 few by chance alone. The p-values are therefore adjusted together (Benjamini-Hochberg,
@@ -153,6 +154,10 @@ def compare(base: Side, cand: Side) -> Comparison:
     return out
 
 
+def _which(c: Comparison, words: str) -> str:
+    return ", ".join(m.label for m in c.metrics if m.words == words)
+
+
 def _count(cycles: pd.DataFrame, metric: str) -> int:
     if metric not in cycles.columns:
         return 0
@@ -168,7 +173,8 @@ def _times(side: Side, metric: str) -> np.ndarray:
     v = pd.to_numeric(side.cycles[metric], errors="coerce").to_numpy(dtype=float)
     if metric == "ttt_s" and "ttt_censored" in side.cycles.columns:
         cens = side.cycles["ttt_censored"].astype(str).isin(["True", "true", "1"]).to_numpy()
-        v = np.where(cens, np.inf, v)          # a failure ranks above every real time
+        # a failure: at least the timeout, so it ranks above every real time (which is below it)
+        v = np.where(cens, side.timeout_s, v)
     return v[~np.isnan(v)]
 
 
@@ -221,25 +227,19 @@ def time_change(metric: str, label: str, unit: str, base: np.ndarray, cand: np.n
     m.direction = (auc > 0.5) - (auc < 0.5)
     m.change = _median_diff(cand, base)
     rng = np.random.default_rng(zlib.crc32(metric.encode()))
-    finite = np.isfinite(cand).all() and np.isfinite(base).all()
     boot = stats.bootstrap((cand, base), _median_diff_axis, vectorized=True, paired=False, n_resamples=2000,
-                           confidence_level=0.95, method="percentile" if not finite else "basic", rng=rng)
+                           confidence_level=0.95, method="percentile", rng=rng)
     ci = boot.confidence_interval
     m.ci = (float(ci.low), float(ci.high))
     return m
 
 
 def _median_diff(x: np.ndarray, y: np.ndarray) -> float:
-    a, b = float(np.median(x)), float(np.median(y))
-    if math.isinf(a) and math.isinf(b):
-        return 0.0
-    return a - b
+    return float(np.median(x)) - float(np.median(y))
 
 
 def _median_diff_axis(x, y, axis=-1):
-    with np.errstate(invalid="ignore"):
-        d = np.median(x, axis=axis) - np.median(y, axis=axis)
-    return np.nan_to_num(d, nan=0.0)
+    return np.median(x, axis=axis) - np.median(y, axis=axis)
 
 
 # ---- writing ----------------------------------------------------------------------------------
@@ -281,6 +281,7 @@ def _value_text(m: MetricChange, which: str) -> str:
 
 def render_md(c: Comparison) -> str:
     lines = [f"# {c.cand.name} against {c.base.name}: **{c.verdict.upper()}**", "",
+             f"Worse: {_which(c, WORSE) or 'nothing'}. Better: {_which(c, BETTER) or 'nothing'}.", "",
              f"Base: {len(c.base.cycles)} scored cycles, {c.base.sleep_hours:.2f} sleep-hours. "
              f"Candidate: {len(c.cand.cycles)} scored cycles, {c.cand.sleep_hours:.2f} sleep-hours. "
              f"Changes with 95 % intervals; words from p-values adjusted for {len(c.metrics)} metrics "
@@ -309,9 +310,10 @@ def _forest(m: MetricChange) -> str:
     if m.change is None or lo is None or hi is None:
         return ""
     if m.kind == "rate":
-        tr = lambda v: math.log10(min(max(v, 1e-3), 1e3))  # noqa: E731
-        span = (-3.0, 3.0)
-        vals = (tr(lo), tr(m.change if math.isfinite(m.change) else 1e3), tr(hi if math.isfinite(hi) else 1e3))
+        tr = lambda v: math.log10(min(max(v, 1e-3), 1e3))  # noqa: E731 - x0 and x∞ drawn at the edges
+        vals = (tr(lo), tr(m.change), tr(hi))
+        cap = max(0.3, *(abs(v) for v in vals)) * 1.1
+        span = (-cap, cap)
         zero = 0.0
     else:
         cap = max(1e-6, *(abs(v) for v in (lo, hi, m.change) if math.isfinite(v)))
@@ -342,6 +344,8 @@ def render_html(c: Comparison) -> str:
         f"<title>compare {e(c.cand.name)} against {e(c.base.name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(c.cand.name)} against {e(c.base.name)}: "
         f"<span class='{cls.get(c.verdict, 'none')}'>{e(c.verdict.upper())}</span></h1>",
+        f"<p>Worse: <span class=worse>{e(_which(c, WORSE) or 'nothing')}</span>. "
+        f"Better: <span class=better>{e(_which(c, BETTER) or 'nothing')}</span>.</p>",
         f"<p>Base: {len(c.base.cycles)} scored cycles, {c.base.sleep_hours:.2f} sleep-hours, lab "
         f"{e((c.base.meta.get('lab') or {}).get('name'))}. Candidate: {len(c.cand.cycles)} scored cycles, "
         f"{c.cand.sleep_hours:.2f} sleep-hours, lab {e((c.cand.meta.get('lab') or {}).get('name'))}.</p>",

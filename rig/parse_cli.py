@@ -108,17 +108,17 @@ def utc_iso(t: str) -> str:
     per (minute, offset) and the seconds and fraction (up to ns) are copied as written. Raises
     ``ValueError`` for a stamp that is not a real instant.
     """
-    if not _T.match(t):
+    if not _T.match(t) or t[17:19] > "59":
         raise ValueError(f"not an ISO-8601 time with an offset: {t!r}")
-    off = t[-6:]
-    if off == "+00:00":
-        return t
-    return _utc_minute(t[:16], off) + t[16:-6] + "+00:00"
+    return _utc_minute(t[:16], t[-6:]) + t[16:-6] + "+00:00"
 
 
 @lru_cache(maxsize=4096)
 def _utc_minute(minute: str, off: str) -> str:
+    """The UTC minute of a local minute and its offset (``ValueError`` for a date that is none)."""
     sign = 1 if off[0] == "+" else -1
+    if off[1:3] > "23" or off[4:6] > "59":
+        raise ValueError(f"not a UTC offset: {off!r}")
     shift = timedelta(hours=int(off[1:3]), minutes=int(off[4:6]))
     return (datetime.fromisoformat(minute) - sign * shift).isoformat(timespec="minutes")
 

@@ -48,6 +48,8 @@ svg.tl{display:block;max-width:100%;height:auto} svg.tl text{font:10px system-ui
 svg.tl text.ln{text-anchor:end} svg.tl text.tk{text-anchor:middle;fill:#666} svg.tl text.tk0{fill:#666}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin:6px 0 10px}
 .key svg{vertical-align:middle} tr.worst td{background:#fff6f6}
+.wide{overflow-x:auto;max-width:100%} table.cyc{font-size:12px} table.cyc td{white-space:nowrap}
+table.cyc td:nth-last-child(-n+2){white-space:normal;min-width:160px}
 """
 
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; "
@@ -82,14 +84,15 @@ def _cls(verdict) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(),
-           row_class: list[str] | None = None) -> str:
+           row_class: list[str] | None = None, cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = []
     for n, r in enumerate(rows):
-        cls = f' class="{row_class[n]}"' if row_class and row_class[n] else ""
+        rcls = f' class="{row_class[n]}"' if row_class and row_class[n] else ""
         cells = "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r))
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        body.append(f"<tr{rcls}>{cells}</tr>")
+    klass = f' class="{cls}"' if cls else ""
+    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _gate_rows(t: _Text, scores: dict) -> list[list[str]]:
@@ -153,7 +156,7 @@ def render_html(meta: dict, scores: dict, cycles: pd.DataFrame, analyses: dict |
         rows.append(cells)
     num = {i for i, (c, _) in enumerate(present) if c not in ("mac", "outcome", "ttt_anchor", "ttt_evidence",
                                                                "missed_gates", "reason")}
-    parts.append(_table([h for _, h in present], rows, num))
+    parts.append(f"<div class=wide>{_table([h for _, h in present], rows, num, cls='cyc')}</div>")
     parts += _rig_errors(t, scores, provenance)
     parts += _bad_lines(t, scores)
     parts += _how_made(t, meta, provenance)
@@ -187,9 +190,14 @@ def _facts(rec: dict) -> str:
     m_txt = f"; missed: {missed}" if isinstance(missed, str) and missed else ""
     reason = rec.get("reason")
     r_txt = f"; {reason}" if isinstance(reason, str) and reason else ""
-    return (f"{sleep_txt}{n('dark_wakes')} dark wakes, {n('reconnects_in_sleep')} reconnects in sleep, "
-            f"{n('false_alerts')} false / {n('true_alerts')} true alerts, {n('dpd_terminations')} DPD ends, "
+    return (f"{sleep_txt}{_plural(n('dark_wakes'), 'dark wake')}, "
+            f"{_plural(n('reconnects_in_sleep'), 'reconnect')} in sleep, "
+            f"{n('false_alerts')} false / {n('true_alerts')} true alerts, {_plural(n('dpd_terminations'), 'DPD end')}, "
             f"{ttt_txt}{z_txt}{m_txt}{r_txt}")
+
+
+def _plural(k: int, word: str) -> str:
+    return f"{k} {word}" + ("" if k == 1 else "s")
 
 
 def _headline(t: _Text, s: dict) -> list[str]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import shlex
 import socket
 import threading
@@ -110,6 +109,43 @@ def shell_line(parts: list) -> str:
     return " ".join(out)
 
 
+class _Watchdog:
+    """One thread per connection that closes the transport when an armed deadline passes.
+
+    paramiko waits without a timeout for some replies (an exec or subsystem request); on a link
+    that died silently that wait would never end. Arming is one assignment: no thread start and
+    no wake-up between the clock reading and the request (either would skew offset samples); the
+    thread looks every ``TICK_S``, which is fine against a deadline of seconds.
+    """
+
+    TICK_S = 0.25
+
+    def __init__(self, transport: paramiko.Transport, name: str):
+        self._tr = transport
+        self._stopped = threading.Event()
+        self._due: float | None = None
+        self.fired = False
+        threading.Thread(target=self._loop, name=f"ssh-watchdog-{name}", daemon=True).start()
+
+    def arm(self, seconds: float) -> None:
+        self.fired = False
+        self._due = time.monotonic() + seconds
+
+    def disarm(self) -> None:
+        self._due = None
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.TICK_S):
+            due = self._due
+            if due is not None and time.monotonic() >= due:
+                self.fired = True
+                self._tr.close()
+                return
+
+
 def _known_name(t: SSHTarget) -> str:
     return t.host if t.port == 22 else f"[{t.host}]:{t.port}"
 
@@ -123,6 +159,7 @@ class SSHSession:
         self.command_timeout = command_timeout
         self.idle_s = idle_s
         self.client: paramiko.SSHClient | None = None
+        self._watchdog: _Watchdog | None = None
 
     # -- connection ---------------------------------------------------------------------------
     def connect(self) -> "SSHSession":
@@ -167,6 +204,7 @@ class SSHSession:
             client.close()
             raise Unreachable(f"{t.name}: connection dropped during login: {e}") from None
         client.get_transport().set_keepalive(max(1, int(self.idle_s)))
+        self._watchdog = _Watchdog(client.get_transport(), t.name)
         self.client = client
         return self
 
@@ -181,8 +219,14 @@ class SSHSession:
         return bool(tr and tr.is_active())
 
     def close(self) -> None:
+        if self._watchdog:
+            self._watchdog.stop()
+            self._watchdog = None
         if self.client:
-            self.client.close()
+            try:
+                self.client.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass  # closing a link the host already dropped (it went to sleep) is not an error
             self.client = None
 
     def __enter__(self) -> "SSHSession":
@@ -199,15 +243,12 @@ class SSHSession:
     @contextmanager
     def _answer_within(self, what: str):
         """paramiko waits forever for some replies (exec, subsystem): close the link if none comes."""
-        tr = self._transport()
-        fired = threading.Event()
-        timer = threading.Timer(self.connect_timeout, lambda: (fired.set(), tr.close()))
-        timer.daemon = True
-        timer.start()
+        tr, dog = self._transport(), self._watchdog
+        dog.arm(self.connect_timeout)
         try:
             yield
         except (paramiko.SSHException, OSError, EOFError) as e:
-            if fired.is_set():
+            if dog.fired:
                 self.close()
                 raise Unreachable(f"{self.target.name}: no answer to {what} within "
                                   f"{self.connect_timeout:g} s (link down?)") from None
@@ -216,7 +257,7 @@ class SSHSession:
             self.close()
             raise Unreachable(f"{self.target.name}: link lost during {what}: {e}") from None
         finally:
-            timer.cancel()
+            dog.disarm()
 
     def _probe(self, what: str) -> None:
         """Is anyone there? Open and close a channel; no answer in time means the link is down."""
@@ -246,8 +287,8 @@ class SSHSession:
             self.close()
             raise Unreachable(f"{self.target.name}: cannot open a channel for {what}: {e}") from None
         try:
-            t0 = self.clock.now()
             with self._answer_within(f"starting {what}"):
+                t0 = self.clock.now()
                 chan.exec_command(command)
             out, err, first = self._drain(chan, what, time.monotonic() + timeout, timeout)
             chan.status_event.wait(self.connect_timeout)
@@ -263,29 +304,39 @@ class SSHSession:
         return CommandResult(argv, out, err, status, t0, first or self.clock.now(), command)
 
     def _drain(self, chan: paramiko.Channel, what: str, end: float, timeout: float):
-        """Read stdout and stderr until EOF; probe the link when silent; give up at ``end``."""
+        """Read stdout and stderr until EOF; probe the link when silent; give up at ``end``.
+
+        Blocks on stdout (the fastest wake-up, so ``t1`` is close to the arrival) and takes
+        whatever stderr is buffered between reads, so a chatty stderr can never stall the window.
+        """
         out, err = bytearray(), bytearray()
         first = None
-        fd = chan.fileno()
         try:
             while True:
-                if chan.recv_ready():
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(1 << 16)
+                    first = first or self.clock.now()
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise SSHError(f"{self.target.name}: {what} timed out after {timeout:g} s")
+                chan.settimeout(min(self.idle_s, left))
+                try:
                     data = chan.recv(1 << 16)
-                    first = first or self.clock.now()
-                    out += data
-                elif chan.recv_stderr_ready():
-                    data = chan.recv_stderr(1 << 16)
-                    first = first or self.clock.now()
-                    err += data
-                elif chan.eof_received or chan.closed:
-                    return bytes(out), bytes(err), first
-                else:
-                    left = end - time.monotonic()
-                    if left <= 0:
-                        raise SSHError(f"{self.target.name}: {what} timed out after {timeout:g} s")
-                    ready, _, _ = select.select([fd], [], [], min(self.idle_s, left))
-                    if not ready and time.monotonic() < end:
+                except socket.timeout:
+                    if not chan.recv_stderr_ready() and time.monotonic() < end:
                         self._probe(what)
+                    continue
+                first = first or self.clock.now()
+                if not data:
+                    break
+                out += data
+            chan.settimeout(self.connect_timeout)
+            while chunk := chan.recv_stderr(1 << 16):
+                err += chunk
+            return bytes(out), bytes(err), first
+        except socket.timeout:
+            self.close()
+            raise Unreachable(f"{self.target.name}: link lost during {what}: output ended, stderr did not") from None
         except (paramiko.SSHException, OSError, EOFError) as e:
             self.close()
             raise Unreachable(f"{self.target.name}: link lost during {what}: {e}") from None

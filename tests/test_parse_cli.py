@@ -281,7 +281,8 @@ def test_times_become_the_same_instant_in_utc(t, utc):
     assert pd.Timestamp(t) == pd.Timestamp(utc)
 
 
-@pytest.mark.parametrize("t", ["2026-02-30T10:00:00+01:00", "2026-07-26 18:11:22+12:00", "yesterday"])
+@pytest.mark.parametrize("t", ["2026-02-30T10:00:00+01:00", "2026-02-30T10:00:00+00:00", "2026-07-26T18:11:60+00:00",
+                               "2026-07-26T18:11:22+24:00", "2026-07-26 18:11:22+12:00", "yesterday"])
 def test_a_time_that_is_no_instant_raises(t):
     with pytest.raises(ValueError):
         utc_iso(t)

@@ -64,6 +64,7 @@ def test_sigkill_then_resume_keeps_finished_cycles_and_reruns_the_interrupted_on
     assert _wait_for(one_finished_and_next_started, 60), p.communicate(timeout=5)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
+    ends_before = [r for r in _journal(run) if r["type"] == "cycle_end"]
     before = cycles_from_journal(_journal(run))
     finished = {k: c for k, c in before.items() if c["outcome"] != "unknown"}
     interrupted = {k for k, c in before.items() if c["outcome"] == "unknown"}
@@ -76,9 +77,11 @@ def test_sigkill_then_resume_keeps_finished_cycles_and_reruns_the_interrupted_on
     after = cycles_from_journal(records)
     assert set(after) == {(m, k) for m in ("mbp-01", "mini-01") for k in (1, 2, 3)}
     assert all(c["outcome"] in ("pass", "fail") for c in after.values()), after
+    ends_after = [r for r in records if r["type"] == "cycle_end"]
+    assert ends_after[: len(ends_before)] == ends_before
     for key, c in finished.items():  # finished cycles are neither lost nor repeated
-        ends = [r for r in records if r["type"] == "cycle_end" and (r["mac"], r["cycle"]) == key]
-        assert len(ends) == 1 and after[key]["t_end"] == c["t_end"]
+        new_ends = [r for r in ends_after[len(ends_before):] if (r["mac"], r["cycle"]) == key]
+        assert not new_ends and after[key]["t_end"] == c["t_end"]
     for key in interrupted:  # the interrupted one ran again
         starts = [r for r in records if r["type"] == "cycle_start" and (r["mac"], r["cycle"]) == key]
         assert len(starts) == 2

@@ -31,8 +31,9 @@ class Night:
 
 
 def run_night(tmp: Path, build: str, *, cycles: int = 1, dwell_s: float = 17 * 60, scale: float = 50.0,
-              seed: int = 1, macs=None, plan_overrides: dict | None = None) -> Night:
-    cfg = TwinConfig(build=build, scale=scale, seed=seed)
+              seed: int = 1, macs=None, plan_overrides: dict | None = None,
+              dark_interval_s: float = 900.0) -> Night:
+    cfg = TwinConfig(build=build, scale=scale, seed=seed, dark_interval_s=dark_interval_s)
     if macs is not None:
         cfg.macs = macs
     twin = TwinProcess(cfg, root=tmp / "twin")
