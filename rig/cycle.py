@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import collect, derive
+from . import collect, derive, probe
 from .actuator import open_actuator
 from .clock import Clock
 from .clock_offset import measure_offset
@@ -156,6 +156,8 @@ class CycleRunner:
             with self._precondition(mac, k) as ssh:
                 self._offset(ssh, mac.name, mac.name, k)
                 self._check_build(ssh, mac)
+                if mac.probe:
+                    self._ensure_probe(ssh, mac, k)
                 self._gateway_offset(mac, k)
                 step = "sleep"
                 self._step(mac, k, step)
@@ -180,6 +182,8 @@ class CycleRunner:
                 self._step(mac, k, step, may_stop=False)
                 end = self.clock.now()
                 collect.collect_mac(ssh, self.lab, mac, raw, start, end, self._last_offsets(mac.name))
+                if mac.probe:
+                    (raw / "probe.log").write_bytes(ssh.run(probe.fetch_argv()).check().out)
                 self._offset(ssh, mac.name, mac.name, k)
             collect.collect_gateway(self.lab, raw, start, end, self.clock, self._last_offsets(self._gw_name()))
             outcome, reason = Outcome.PASS, ""
@@ -269,6 +273,14 @@ class CycleRunner:
             return
         with SSHSession(self.lab.gateway.ssh, self.clock).connect() as gw:
             self._offset(gw, self.lab.gateway.name, mac.name, k)
+
+    def _ensure_probe(self, ssh: SSHSession, mac: Mac, k: int) -> None:
+        """Start the probe loop on the Mac unless it already runs (it survives sleep and cycles)."""
+        if ssh.run(probe.running_argv()).status == 0:
+            return
+        ssh.run_line([probe.start_argv(mac.probe, mac.probe_interval_s), ">/dev/null", "2>&1", "&"]).check()
+        self.journal.append({"type": "probe_started", "mac": mac.name, "cycle": k, "url": mac.probe,
+                             "t": self.clock.now()})
 
     def _check_build(self, ssh: SSHSession, mac: Mac) -> None:
         out = ssh.run(["systemextensionsctl", "list"]).check().text

@@ -330,7 +330,6 @@ def _build_block(scored: list[dict], grace_s: float) -> dict:
     gaps = [_num(r.get("keepalive_gap_max_s")) for r in scored if not math.isnan(_num(r.get("keepalive_gap_max_s")))]
     dw = total["dark_wakes"]
     return {
-        "cycles": len(scored),
         "totals": total,
         "sleep_hours": sleep_h,
         "rates_per_sleep_hour": {m: (total[m] / sleep_h if sleep_h else None) for m in COUNT_METRICS},

@@ -17,7 +17,7 @@ from .lab import Lab, Mac
 from .outcomes import RigError
 from .ssh import SSHSession
 
-REMOTE_DIR = "/tmp/rig-install"
+REMOTE_DIR = "rig-install"  # in the login user's home (relative: SFTP and shell agree)
 
 
 @dataclass

@@ -61,6 +61,8 @@ class Mac:
     sleep_by: str = "lid"
     wake_by: str = "lid"
     tags: tuple = ()
+    probe: str = ""  # canary URL requested through the tunnel by a loop on the Mac ("" = no probe)
+    probe_interval_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,14 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
         if act and actuators[act].kind == "lcus-relay":
             _relay_can_drive(actuators[act], sleep_by, wake_by, channel, ctx)
         tags = tuple(_list(m, "tags", ctx))
-        macs[mname] = Mac(mname, _ssh(m, mname, base, ctx), act, channel, sleep_by, wake_by, tags)
+        probe = _str(m, "probe", ctx, default="")
+        if probe and not re.match(r"https?://\S+$", probe):
+            raise LabError(f"{ctx}: probe must be an http(s) URL (the canary the probe requests), not {probe!r}")
+        interval = m.get("probe_interval_s", 2.0)
+        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not 0.2 <= interval <= 60:
+            raise LabError(f"{ctx}: probe_interval_s must be a number of seconds between 0.2 and 60")
+        macs[mname] = Mac(mname, _ssh(m, mname, base, ctx), act, channel, sleep_by, wake_by, tags, probe,
+                          float(interval))
     if not macs:
         raise LabError(f"{where}: no [[mac]] entries")
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from .events import Kind, ParseResult, Source, row
 
-LOG_PATH = "/tmp/rig-probe.log"
+LOG_PATH = "rig-probe.log"  # in the login user's home (relative: SFTP and shell agree)
 MARKER = "rig-probe"
 # $1 url, $2 log file, $3 interval seconds; $0 is the marker (shows in ps, found by pgrep -f)
 SCRIPT = ('while :; do s=$(perl -MTime::HiRes=time -e "printf q(%.3f), time"); '
@@ -28,10 +28,14 @@ def running_argv() -> list[str]:
     return ["pgrep", "-f", MARKER]
 
 
+def start_argv(url: str, interval_s: float = 2.0, log_path: str = LOG_PATH) -> list[str]:
+    """The loop as one argv (every part quoted when sent); run it in the background."""
+    return ["nohup", "/bin/sh", "-c", SCRIPT, MARKER, url, log_path, f"{interval_s:g}"]
+
+
 def start_line(url: str, interval_s: float = 2.0, log_path: str = LOG_PATH) -> str:
-    """The shell line that starts the loop in the background (every part quoted)."""
-    argv = ["nohup", "/bin/sh", "-c", SCRIPT, MARKER, url, log_path, f"{interval_s:g}"]
-    return shlex.join(argv) + " >/dev/null 2>&1 &"
+    """The shell line that starts the loop in the background, detached from the SSH session."""
+    return shlex.join(start_argv(url, interval_s, log_path)) + " >/dev/null 2>&1 &"
 
 
 def fetch_argv(log_path: str = LOG_PATH) -> list[str]:

@@ -174,6 +174,10 @@ def _plain_caption(rec: dict) -> str:
 
 
 def _facts(rec: dict) -> str:
+    sleep = rec.get("sleep_s")
+    if not (isinstance(sleep, (int, float)) and math.isfinite(sleep)):
+        return f"not scored: {rec.get('reason') or 'the cycle was not collected'}"
+
     def n(k):
         v = rec.get(k)
         return 0 if v is None or (isinstance(v, float) and math.isnan(v)) else int(v)
@@ -182,8 +186,7 @@ def _facts(rec: dict) -> str:
         ttt_txt = "no tunnel within the timeout" if rec.get("ttt_censored") else "TTT n/a"
     else:
         ttt_txt = f"TTT {float(ttt):.2f} s from {rec.get('ttt_anchor') or '?'}"
-    sleep = rec.get("sleep_s")
-    sleep_txt = f"sleep {float(sleep) / 60:.1f} min, " if isinstance(sleep, (int, float)) and math.isfinite(sleep) else ""
+    sleep_txt = f"sleep {float(sleep) / 60:.1f} min, "
     z = rec.get("zombie_s")
     z_txt = f", zombie {float(z):.1f} s" if isinstance(z, (int, float)) and math.isfinite(z) and z > 0 else ""
     missed = rec.get("missed_gates")

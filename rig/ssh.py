@@ -45,7 +45,7 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
 # The shell operators ``shell_line`` lets through between quoted argv lists.
-OPERATORS = frozenset({"&&", "||", "|", ";", ">"})
+OPERATORS = frozenset({"&&", "||", "|", ";", ">", ">/dev/null", "2>&1", "&"})
 
 
 class SSHError(RigError):

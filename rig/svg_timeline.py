@@ -11,7 +11,8 @@ into a few pixels. Lanes, top to bottom:
 - **gateway**: a live session (green) or none (grey), when the gateway's log was collected;
 - **probe**: the canary's last answer, ok (green) or failing (red), when the Mac runs one.
 
-Marks: handshakes (blue ticks; a cut-off one is drawn with a cross), extension alerts (triangles:
+Marks: the extension's "tunnel down" (a dark tick across the tunnel lane, its reason in the
+tooltip), handshakes (blue ticks; a cut-off one is drawn with a cross), extension alerts (triangles:
 a *false* alert hollow orange, a *true* one filled red), gateway DPD terminations (× on the
 gateway lane, orange if a false alert, red if true), the build's wake verdicts (diamonds, red when
 wrong), and the wake anchors (vertical lines: actuator solid, powerd dashed, pmset dotted).
@@ -174,6 +175,10 @@ def _marks(a: CycleAnalysis, p: _Panel, w0: float, lane_y: dict, marks_y: float)
             if m.kind == "handshake_cut":
                 out.append(f'<path d="M{_f(x - 3)} {_f(y + 3)}l6 6m0 -6l-6 6" stroke="#1f5fbf" '
                            f'stroke-width="1.3">{tip}</path>')
+        elif m.kind == "tunnel_down":
+            ty = lane_y["tunnel"]
+            out.append(f'<line x1="{_f(x)}" y1="{_f(ty - 2)}" x2="{_f(x)}" y2="{_f(ty + LANE_H + 2)}" '
+                       f'stroke="#333" stroke-width="1.2">{tip}</line>')
         elif m.kind == "alert":
             pts = f"{_f(x)},{_f(y + 1)} {_f(x + 4.5)},{_f(y + LANE_H - 1)} {_f(x - 4.5)},{_f(y + LANE_H - 1)}"
             style = 'fill="#fff" stroke="#e67e00" stroke-width="1.5"' if m.false else \
@@ -200,6 +205,7 @@ def legend() -> str:
         ('<rect width="14" height="10" fill="#e0a800"/>', "handshaking"),
         ('<rect width="14" height="10" fill="#c9c9c9"/>', "down / no session"),
         ('<rect width="14" height="10" fill="#e53935"/>', "zombie time / probe failing"),
+        ('<line x1="7" y1="0" x2="7" y2="10" stroke="#333" stroke-width="1.2"/>', "extension says tunnel down"),
         ('<line x1="7" y1="0" x2="7" y2="10" stroke="#1f5fbf" stroke-width="1.5"/>', "handshake"),
         ('<line x1="7" y1="0" x2="7" y2="10" stroke="#1f5fbf" stroke-width="1.5"/>'
          '<path d="M4 2l6 6m0 -6l-6 6" stroke="#1f5fbf"/>', "handshake cut off by sleep"),

@@ -264,5 +264,23 @@ class Mac:
     def truth_dpd(self, t: float, sid: str) -> None:
         self.truth["dpd"].append({"t": t, "sid": sid, "phase": self.power})
 
+    def install(self, build: str, version: str) -> None:
+        """A new build of the extension replaces the running one (what ``installer -pkg`` does):
+        the old process logs its tunnel down and says goodbye to the gateway, the new one connects."""
+        from .builds import model
+
+        new_cls = model(build)
+        old = self.ext
+        if old.state == "up":
+            old.log("tunnel", f"Tunnel down session={old.session} reason=upgrade")
+            self.truth_tunnel_down(old.session)
+            self.world.gateway.bye(old.session)
+        old.state, old.session = "down", None  # the old process's timers find nothing to do
+        self.ext = new_cls(self, self.world)
+        self.installed_version = version
+        self.truth["build"] = build
+        self.truth.setdefault("installs", []).append({"t": self.world.now, "build": build, "version": version})
+        self.ext.start()
+
     def truth_record(self) -> dict:
         return self.truth
