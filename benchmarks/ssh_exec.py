@@ -8,7 +8,8 @@ the rig's own driver (``rig.ssh.SSHSession``), on one open connection each:
 - ``true`` through the OpenSSH door with TCP_NODELAY, and again with Nagle switched back on
   (the same driver and connection kind, one socket option apart);
 - the door entry point alone: ``python3 -I -S shell_door.py`` against the socket, no sshd (its
-  start-up is the floor of the OpenSSH door: it runs once per exec);
+  start-up is the floor of the OpenSSH door: it runs once per exec), and the same through the
+  venv's ``python -m rig.twin shell`` (``site`` and the package imports on every exec);
 - a ``--mb`` MB ndjson-like file: streamed through stdout (``cat``), versus the rig's way
   (``gzip -f`` on the Mac, SFTP ``fetch`` of the .gz, gunzip here), both through the OpenSSH door.
 
@@ -97,11 +98,14 @@ def main() -> None:
         entry = [door_python(door.user), "-I", "-S", str(door_script(door.user, door.dir)),
                  "--socket", str(base / "twin" / "door.sock"), "--host", MAC]
         alone = _times(lambda: subprocess.run(entry, env=env, check=True), max(20, a.execs // 4))
+        as_module = [sys.executable, "-m", "rig.twin", "shell"] + entry[4:]
+        module = _times(lambda: subprocess.run(as_module, env=env, check=True, cwd=ROOT), max(20, a.execs // 4))
         e = statistics.median(embedded)
         print(_line("embedded paramiko door (TCP_NODELAY)", embedded))
         print(_line("OpenSSH door, ForceCommand (TCP_NODELAY)", openssh, e))
         print(_line("OpenSSH door, Nagle on", nagle, e))
         print(_line("door entry point alone (no sshd)", alone, e))
+        print(_line("  the same as `python -m rig.twin shell`", module, e))
         print(f"OpenSSH door: Nagle costs x{statistics.median(nagle) / statistics.median(openssh):.2f}; "
               f"the entry point is {statistics.median(alone) / statistics.median(openssh):.0%} of its exec")
 

@@ -361,5 +361,29 @@ def trend_cmd(reports_dir, out_dir) -> None:
     click.echo(f"trend: {page}")
 
 
+
+@main.command()
+@click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--build", "pkg", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="the package to install (a .pkg; on the twin, a build manifest from its pkgs/ folder)")
+@click.option("--expect", default=None, help="version systemextensionsctl must show (default: from the file name)")
+@click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
+def install(lab_path, pkg, expect, macs) -> None:
+    """Install a build of the extension on Macs over SFTP and verify the running version."""
+    from .install import expected_version, install as do_install
+    from .lab import LabError, load_lab
+    from .outcomes import RigError
+
+    try:
+        lab = load_lab(lab_path)
+        selected = lab.select([m for m in macs.split(",") if m])
+        want = expect or expected_version(pkg)
+    except (LabError, RigError) as e:
+        raise click.ClickException(str(e))
+    results = [do_install(lab, m, pkg, want) for m in selected]
+    for r in results:
+        click.echo(f"{r.mac:<10} {'OK' if r.ok else 'FAILED':<7} {r.installed or r.detail}")
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
 if __name__ == "__main__":
     main()

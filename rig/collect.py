@@ -156,9 +156,12 @@ def _with_retries(who: str, ssh: SSHSession, pieces: list[tuple[str, Callable[[]
     error). Host-key errors are not retried: waiting does not fix them.
     """
     meta: dict = {}
-    log = json.loads((raw / "collect.json").read_text()).get("attempts", []) if (raw / "collect.json").exists() else []
+    saved = raw / "collect.json"
+    log = json.loads(saved.read_text()).get("attempts", []) if saved.exists() else []
     wait = retry_wait_s
-    for n in range(1, attempts + 1):
+    n = 0
+    while True:
+        n += 1
         entry = {"host": who, "attempt": n, "t": ssh.clock.now(), "got": [], "error": None}
         log.append(entry)
         try:
@@ -179,13 +182,12 @@ def _with_retries(who: str, ssh: SSHSession, pieces: list[tuple[str, Callable[[]
         except SSHError as e:
             entry["error"] = str(e)
             _save(raw, {"attempts": log})
-            if n == attempts:
+            if n >= attempts:
                 kept = ", ".join(meta) or "nothing"
                 raise RigError(f"{who}: collection failed {attempts} times (link down?); kept {kept}; "
                                f"last error: {e}") from None
         ssh.clock.sleep(wait * ssh.clock.scale)
         wait *= 2
-    raise AssertionError("unreachable")
 
 
 def _check_statuses(who: str, meta: dict) -> None:

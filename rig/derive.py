@@ -5,6 +5,14 @@ every row onto the controller's clock with the journaled offsets; adds the contr
 events; scores each cycle; judges the gates; and writes ``events.parquet``, ``cycles.csv``,
 ``scores.json``, ``report.html`` and ``summary.md``. Re-running it on last month's run with a
 fixed scorer gives last month's corrected numbers without touching hardware.
+
+The cycles of one Mac are scored in order, because a cycle's logs alone cannot say everything:
+a gateway that logs nothing about a Mac all cycle long still holds the state it was left in
+(a session ended by DPD in the previous cycle stays dead), and so does the extension's word.
+:func:`summarize` turns the cycle rows into the build's numbers (``scores.json``): totals and
+rates per sleep-hour, time-to-tunnel percentiles with censored values counted as failures,
+outcome counts, per-Mac blocks and the worst Mac, and the gates and rules with value, limit and
+verdict. Rig errors and unknown cycles are listed apart and never enter any of them.
 """
 from __future__ import annotations
 
@@ -316,13 +324,17 @@ def _num(v) -> float:
     return x
 
 
+def _sum(rows: list[dict], metric: str) -> int:
+    return int(sum(x for x in (_num(r.get(metric)) for r in rows) if not math.isnan(x)))
+
+
 def _pct(vals: list[float], q: float):
     return float(np.percentile(vals, q)) if vals else None
 
 
 def _build_block(scored: list[dict], grace_s: float) -> dict:
     """Totals, rates and times over some scored cycles (a build, or one Mac of it)."""
-    total = {m: int(sum(_num(r.get(m)) for r in scored if not math.isnan(_num(r.get(m))))) for m in COUNT_METRICS}
+    total = {m: _sum(scored, m) for m in COUNT_METRICS}
     sleep_h = sum(_num(r.get("sleep_s")) for r in scored if not math.isnan(_num(r.get("sleep_s")))) / 3600
     ttt = sorted(_num(r.get("ttt_s")) for r in scored if not r.get("ttt_censored") and not math.isnan(_num(r.get("ttt_s"))))
     censored = sum(1 for r in scored if r.get("ttt_censored"))
@@ -344,9 +356,7 @@ def _build_block(scored: list[dict], grace_s: float) -> dict:
         "callbacks_per_dark_wake": {"wake": total["dark_wake_wake_callbacks"] / dw if dw else None,
                                     "sleep": total["dark_wake_sleep_callbacks"] / dw if dw else None},
         "keepalive_gap_max_s": max(gaps) if gaps else None,
-        "wake_verdicts": {f"true_{a}": {f"said_{b}": int(sum(_num(r.get(f"verdict_true_{a}_said_{b}")) or 0
-                                                          for r in scored
-                                                          if not math.isnan(_num(r.get(f"verdict_true_{a}_said_{b}")))))
+        "wake_verdicts": {f"true_{a}": {f"said_{b}": _sum(scored, f"verdict_true_{a}_said_{b}")
                                         for b in ("dark", "full")} for a in ("dark", "full")},
     }
 

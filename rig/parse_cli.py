@@ -28,11 +28,15 @@ stay that way: ``benchmarks/ingest.py`` holds it to twice the time of merely rea
 from __future__ import annotations
 
 import csv
+import io
+import mmap
 import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -47,6 +51,8 @@ SOURCES = ("pmset", "unified", "gateway")
 #: Read size of the unified-log stream: big enough to amortise the per-block work, small enough
 #: to keep the resident set flat (one buffer is reused for every block).
 BLOCK = 4 << 20
+#: Size of one memory-mapped window of the unified-log stream (see :func:`windows`).
+WINDOW = 64 << 20
 
 
 class BadOption(ValueError):
@@ -137,6 +143,33 @@ def blocks(f: IO[bytes], size: int | None = None) -> Iterator[bytes | bytearray]
         yield buf if n == size else bytes(view[:n])
 
 
+def windows(f: IO[bytes], size: int | None = None) -> Iterator[mmap.mmap | bytes | bytearray]:
+    """The file as consecutive read-only memory maps of ``size`` bytes, each closed after use.
+
+    Mapping the page cache costs a tenth of copying it into a buffer (``readinto``), and the
+    parser needs nothing else (``find``, slices, numpy views work on a map). Only one window is
+    mapped at a time, so the resident set stays flat however big the file. A file that cannot
+    be mapped (a pipe, ``/dev/stdin``) is read in blocks instead.
+    """
+    size = size or WINDOW
+    try:
+        total = os.fstat(f.fileno()).st_size
+        regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+    except (OSError, ValueError):
+        regular = False
+    if not regular:
+        yield from blocks(f)
+        return
+    size -= size % mmap.ALLOCATIONGRANULARITY
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    for offset in range(0, total, size):
+        m = mmap.mmap(f.fileno(), min(size, total - offset), flags=flags, prot=mmap.PROT_READ, offset=offset)
+        try:
+            yield m
+        finally:
+            m.close()
+
+
 def _open(path: str) -> IO[bytes]:
     try:
         f = open(path, "rb")
@@ -156,7 +189,7 @@ def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatur
             if source == "unified":
                 from .unified_log import parse_unified_stream   # numpy: only where it pays
 
-                return parse_unified_stream(blocks(f), host, signatures)
+                return parse_unified_stream(windows(f), host, signatures)
             text = f.read().decode("utf-8", "replace")
         except OSError as e:
             raise CannotRead(f"cannot read {path}: {e.strerror or e}") from None
@@ -215,10 +248,19 @@ def _uncount(res: ParseResult, r: dict) -> None:
 
 # ---- writing ---------------------------------------------------------------------------------
 
-def write_csv(rows: list[dict], out: IO[str]) -> None:
-    w = csv.writer(out, lineterminator="\n")
+def write_csv(rows: list[dict], out: IO[str], chunk: int = 20_000) -> None:
+    """CSV with a header; rows go through an in-memory buffer, a chunk at a time (one write per
+    chunk instead of one per row through the terminal's text layer)."""
+    cells = itemgetter(*COLUMNS)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
-    w.writerows([r[c] for c in COLUMNS] for r in rows)
+    for i in range(0, len(rows), chunk):
+        w.writerows(map(cells, rows[i:i + chunk]))
+        out.write(buf.getvalue())
+        buf.seek(0)
+        buf.truncate()
+    out.write(buf.getvalue())
 
 
 def write_json(rows: list[dict], out: IO[bytes]) -> None:

@@ -130,6 +130,7 @@ def render_html(meta: dict, scores: dict, cycles: pd.DataFrame, analyses: dict |
     ]
     parts += _headline(t, scores)
     parts += _per_mac(t, scores)
+    parts += _by_sleep_length(t, meta, cycles)
     parts.append("<h2>Timelines</h2>")
     parts.append("<p class='muted'>Each cycle: the whole cycle on the left, the seconds around the wake on "
                  "the right. Hover a mark for its time and log line.</p>")
@@ -271,6 +272,30 @@ def _per_mac(t: _Text, s: dict) -> list[str]:
     return ["<h2>Macs</h2>", _table(["Mac", "cycles", "scored", "failed", "reconnects in sleep", "false alerts",
                                      "true alerts", "DPD ends", "TTT p95 s", "censored TTT", "zombie cycles"],
                                     rows, set(range(1, 11)), classes)]
+
+
+def _by_sleep_length(t: _Text, meta: dict, cycles: pd.DataFrame) -> list[str]:
+    """A sweep (``suite_plan.sweep_s`` in run.json, e.g. 2, 5, 10, 20, 45 min): the scored cycles
+    grouped by the planned sleep length nearest their measured sleep, so one table shows at which
+    length churn (reconnects in sleep, false alerts, DPD ends) and slow reconnects (TTT) begin."""
+    lengths = sorted((meta.get("suite_plan") or {}).get("sweep_s") or [])
+    need = {"sleep_s", "reconnects_in_sleep", "false_alerts", "dpd_terminations", "ttt_s"}
+    if not lengths or not len(cycles) or not need <= set(cycles.columns):
+        return []
+    sc = cycles[cycles["sleep_s"].notna()]
+    nearest = sc["sleep_s"].map(lambda x: min(lengths, key=lambda length: abs(length - x)))
+    rows = []
+    for length in lengths:
+        g = sc[nearest == length]
+        ttt = g["ttt_s"].dropna()
+        censored = int(g["ttt_censored"].fillna(False).astype(bool).sum()) if "ttt_censored" in g else 0
+        rows.append([t(f"{length / 60:g} min"), t(len(g)), t(int((g["outcome"] == "fail").sum())),
+                     t(int(g["reconnects_in_sleep"].sum())), t(int(g["false_alerts"].sum())),
+                     t(int(g["dpd_terminations"].sum())),
+                     t(float(ttt.quantile(0.95, interpolation="higher")) if len(ttt) else None), t(censored)])
+    return ["<h2>By sleep length</h2>",
+            _table(["sleep", "cycles", "failed", "reconnects in sleep", "false alerts", "DPD ends", "TTT p95 s",
+                    "censored TTT"], rows, set(range(1, 8)))]
 
 
 def _rig_errors(t: _Text, s: dict, prov: dict) -> list[str]:

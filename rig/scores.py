@@ -23,7 +23,9 @@ What is measured, and why each number exists:
 - **time-to-tunnel (TTT)** from each wake anchor present (``actuator``: the controller's
   instant of the lid/power action, µs; ``powerd``: powerd's µs line; ``pmset``: the pmset second),
   and from the best one (named in ``ttt_anchor``). Evidence is the probe's first success if the
-  cycle has probe rows, else the first ``tunnel_up``; 0 if a live session survived the sleep.
+  cycle has probe rows, else the first ``tunnel_up``; 0 if a live session survived the sleep
+  (the extension's last word before the wake was "up", possibly in an earlier cycle, and the
+  gateway had not ended the session).
   No evidence within the timeout is *censored* (``ttt_censored``, ``ttt_s`` NaN): a failure.
 - **zombie time**: full-wake time after the rig's wake during which the extension says the tunnel
   is up but the probe (if any) or else the gateway says it is dead ("shows Connected, nothing
@@ -62,8 +64,6 @@ _EXT_STATE = {_K.HANDSHAKE_START.value: "handshaking", _K.TUNNEL_UP.value: "up",
 _EPS = 1e-6
 #: Shorter stretches of "up but dead" are within what two corrected clocks agree on.
 ZOMBIE_MIN_S = 0.05
-# the last of these before the wake says whether a live session survived the sleep
-_SURVIVAL = [_K.TUNNEL_UP.value, _K.TUNNEL_DOWN.value, _K.GW_SESSION_END.value]
 
 
 @dataclass
@@ -399,9 +399,13 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
         probe = _intervals(changes, win[0], win[1], "unknown")
 
     # -- time-to-tunnel from every anchor ----------------------------------------------------------
-    res.update(_ttt(c, anchor, tunnel_timeout_s, ups, pr))
+    def survived(t: float) -> bool:
+        """The extension's session was up at the wake and the gateway had not ended it."""
+        return _state_at(tunnel, t) == "up" and _state_at(gateway, t) != "dead"
+
+    res.update(_ttt(c, anchor, tunnel_timeout_s, ups, pr, survived))
     for name in ANCHORS:
-        res[f"ttt_from_{name}_s"] = _ttt(c, anchors[name], tunnel_timeout_s, ups, pr)["ttt_s"] \
+        res[f"ttt_from_{name}_s"] = _ttt(c, anchors[name], tunnel_timeout_s, ups, pr, survived)["ttt_s"] \
             if name in anchors else math.nan
     for name, t in anchors.items():
         marks.append(Mark(t, "anchor", f"wake anchor: {name}" + (" (used)" if name == anchor_name else "")))
@@ -490,7 +494,15 @@ def _state_after(intervals: list, t: float) -> str:
     return intervals[-1][2] if intervals else ""
 
 
-def _ttt(c: _Cols, anchor: float, timeout_s: float, ups: np.ndarray, probes: np.ndarray) -> dict:
+def _state_at(intervals: list, t: float) -> str:
+    """The state of a lane just before ``t`` ('' if the lane is empty)."""
+    for a, b, s in intervals:
+        if a < t <= b:
+            return s
+    return intervals[0][2] if intervals and t <= intervals[0][0] else (intervals[-1][2] if intervals else "")
+
+
+def _ttt(c: _Cols, anchor: float, timeout_s: float, ups: np.ndarray, probes: np.ndarray, survived) -> dict:
     if math.isnan(anchor):
         return {"ttt_s": math.nan, "ttt_censored": True, "ttt_evidence": "no wake anchor"}
     hi = anchor + timeout_s
@@ -500,8 +512,7 @@ def _ttt(c: _Cols, anchor: float, timeout_s: float, ups: np.ndarray, probes: np.
             return {"ttt_s": oks[0] - anchor, "ttt_censored": False, "ttt_evidence": "probe"}
         return {"ttt_s": math.nan, "ttt_censored": True,
                 "ttt_evidence": f"no probe success within {timeout_s:.0f} s"}
-    before = np.flatnonzero((c.t < anchor) & np.isin(c.kind, _SURVIVAL))
-    if len(before) and c.kind[before[-1]] == _K.TUNNEL_UP.value:
+    if survived(anchor):
         return {"ttt_s": 0.0, "ttt_censored": False, "ttt_evidence": "session survived"}
     after = [c.t[i] for i in ups if anchor <= c.t[i] <= hi]
     if after:

@@ -55,6 +55,7 @@ A record that would make a row but has no usable ``timestamp`` is ``rejected``.
 from __future__ import annotations
 
 import json
+import mmap
 import re
 from collections.abc import Iterable
 
@@ -135,16 +136,17 @@ def parse_unified_stream(chunks: Iterable[bytes], host: str,
     """Parse ``log show`` output arriving as byte blocks of any size (e.g. ``f.read(1 << 20)``).
 
     Only one block plus one partial line is held at a time, so a 1 GB export streams in constant
-    memory (apart from the rows kept). Blocks may be ``bytes`` or a ``bytearray`` that the caller
-    refills after each block (``f.readinto(buf)``): nothing keeps a reference to a block.
+    memory (apart from the rows kept). Blocks may be ``bytes``, a ``bytearray`` that the caller
+    refills after each block (``f.readinto(buf)``), or an ``mmap`` window the caller closes after
+    it: nothing keeps a reference to a block.
     """
     core = _Core(host, signatures)
     carry: list[bytes] = []       # the start of a line split across blocks
     for chunk in chunks:
         if not chunk:
             continue
-        if not isinstance(chunk, (bytes, bytearray)):
-            chunk = bytes(chunk)        # a memoryview: no find(); bytearray is used in place
+        if not isinstance(chunk, (bytes, bytearray, mmap.mmap)):
+            chunk = bytes(chunk)        # a memoryview: no find(); the others are used in place
         last = chunk.rfind(b"\n")
         if last < 0:
             carry.append(bytes(chunk))  # a copy: the caller may refill a reused buffer
@@ -191,7 +193,7 @@ class _Core:
     def feed(self, block: bytes, lo: int, size: int) -> None:
         """The whole lines ``block[lo:size]`` (ending with ``\\n``), in segments of about 1 MB.
 
-        The block's newlines are found once, vectorised (numpy); a clean segment (every line
+        Each segment's newlines are found vectorised (numpy); a clean segment (every line
         ``{…}``, no pretty record open) is then handled without looking at its lines one by
         one; any other segment goes line by line, so one odd line slows down only its own.
         """
@@ -201,17 +203,19 @@ class _Core:
             self.feed_lines(lines)
             return
         a = np.frombuffer(block, dtype=np.uint8, count=size)
-        nl = np.flatnonzero(a[lo:size] == 0x0A)
-        nl += lo
-        i, n = 0, len(nl)
-        while i < n:
-            j = max(int(np.searchsorted(nl, nl[i] + _SEGMENT)), i + 1)
-            hi = int(nl[j - 1]) + 1
-            if self.record is not None or not self._feed_clean(block, a, lo, nl[i:j]):
-                lines = block[lo:hi].split(b"\n")
-                lines.pop()  # after the final newline
-                self.feed_lines(lines)
-            lo, i = hi, j
+        while lo < size:
+            hi = block.find(b"\n", min(lo + _SEGMENT, size - 1), size) + 1 or size
+            if self.record is None:
+                nl = np.flatnonzero(a[lo:hi] == 0x0A)
+                nl += lo
+                if self._feed_clean(block, a, lo, nl):
+                    lo = hi
+                    continue
+            lines = block[lo:hi].split(b"\n")
+            lines.pop()  # after the final newline
+            self.feed_lines(lines)
+            lo = hi
+        del a   # an mmap block can only be closed once no array views it
 
     def _feed_clean(self, block: bytes, a: np.ndarray, lo: int, nl: np.ndarray) -> bool:
         """Parse the lines ending at newlines ``nl`` (the first starts at ``lo``) if every one is
@@ -240,9 +244,12 @@ class _Core:
         res.read += count
         res.other += count - len(idx)
         base = self.line_no + 1
-        record = self._record
+        record, worth = self._record, self._worth_decoding
         for k, a0, b0 in zip(idx.tolist(), starts[idx].tolist(), nl[idx].tolist()):
-            record(block[a0:b0], base + k)
+            if worth(block, a0, b0):
+                record(block[a0:b0], base + k, checked=True)
+            else:
+                res.other += 1      # a mention of the product in another subsystem's line
         self.line_no += count
         return True
 
@@ -335,10 +342,10 @@ class _Core:
 
     # ---- one record --------------------------------------------------------------------------
 
-    def _record(self, data: bytes, no: int) -> None:
+    def _record(self, data: bytes, no: int, checked: bool = False) -> None:
         """A candidate record (it contains a needle); ``read`` is already counted."""
         res = self.res
-        if not self._worth_decoding(data):
+        if not checked and not self._worth_decoding(data, 0, len(data)):
             res.other += 1
             return
         try:
@@ -384,19 +391,20 @@ class _Core:
                 return
         res.other += 1
 
-    def _worth_decoding(self, data: bytes) -> bool:
-        """False for a line that names another subsystem and is not powerd's: no decoding.
+    def _worth_decoding(self, data: bytes, lo: int, hi: int) -> bool:
+        """False for a line (``data[lo:hi]``) that names another subsystem and is not powerd's.
 
         ``log`` writes ``"subsystem":"NAME"`` compactly; a needle hit elsewhere in such a line
         is a mention (``activated extension com.acme.proxy``). powerd's records are recognised
         by the same needle that found them (its image path). A line without that key (a pretty
         record, the footer, an odd line) is always decoded.
         """
-        i = data.find(b'"subsystem":"')
+        i = data.find(b'"subsystem":"', lo, hi)
         if i < 0:
             return True
         i += 13
-        return bytes(data[i:data.find(b'"', i)]) in self.watched_raw or _POWERD_NEEDLE in data
+        return (bytes(data[i:data.find(b'"', i, hi)]) in self.watched_raw
+                or data.find(_POWERD_NEEDLE, lo, hi) >= 0)
 
     @staticmethod
     def _is_powerd(rec: dict, subsystem: object) -> bool:

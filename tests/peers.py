@@ -18,8 +18,10 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
+import pwd
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -66,10 +68,11 @@ def ensure_door_user(name: str = DOOR_USER) -> str:
         if res.returncode != 0 and _run(["id", "-u", name]).returncode != 0:
             raise RuntimeError(f"useradd {name} failed: {res.stderr.strip()}")
     _check(["usermod", "-p", "*", name])
-    home = Path(_check(["getent", "passwd", name]).split(":")[5])
+    entry = pwd.getpwnam(name)
+    home = Path(entry.pw_dir)
     if not home.is_dir():  # sshd prints "Could not chdir to home directory" on every exec otherwise
         home.mkdir(mode=0o755, parents=True, exist_ok=True)
-        shutil.chown(home, name, name)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
     return name
 
 
@@ -97,6 +100,23 @@ def door_script(user: str, workdir: Path) -> Path:
     shutil.copy(DOOR_SCRIPT, copy)
     os.chmod(copy, 0o644)
     return copy
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), parents before children."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop(0)
+        out.append(p)
+        todo += children.get(p, [])
+    return out
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -154,6 +174,9 @@ class OpenSSHDoor:
             "X11Forwarding no",
             "PrintMotd no",
             "UseDNS no",
+            # a session whose client vanished (a pulled cable) ends within ~3 s instead of hours
+            "ClientAliveInterval 1",
+            "ClientAliveCountMax 3",
             "LogLevel VERBOSE",  # logs each login and forced-command session: tests read it
             f"Subsystem sftp {SFTP_SERVER}",
             f"ForceCommand {self.force_command}",
@@ -201,6 +224,8 @@ class OpenSSHDoor:
         return path
 
     def stop(self) -> None:
+        # sshd's per-connection processes outlive the listener: end them too, by their ids
+        sessions = _descendants(self.proc.pid) if self.proc else []
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -208,6 +233,11 @@ class OpenSSHDoor:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        for pid in sessions:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -147,15 +147,26 @@ def test_unified_export_gives_the_products_events_in_utc(tmp_path):
     assert f"{f}: {counts_line(res)}" in p.stderr and "rejected 0" in p.stderr
 
 
-def test_a_file_streamed_in_small_blocks_gives_what_one_read_gives(tmp_path, monkeypatch):
+def test_a_file_mapped_in_small_windows_gives_what_one_read_gives(tmp_path, monkeypatch):
     data, _ = export(3000)
     f = tmp_path / "unified.ndjson"
     f.write_bytes(data)
     whole = parse_unified(data, "mbp-01", load_signatures(SIGS))
-    monkeypatch.setattr(parse_cli, "BLOCK", 4099)    # many blocks, lines split across them
+    monkeypatch.setattr(parse_cli, "WINDOW", 8192)   # many mapped windows, lines split across them
     rows, results = parse_cli.parse_files([str(f)], "unified", "", host="mbp-01", signatures=load_signatures(SIGS))
     assert results[0].result.counts() == whole.counts()
     assert [r["line"] for r in rows] == [r["line"] for r in whole.rows]
+
+
+def test_a_pipe_that_cannot_be_mapped_is_read_in_blocks(tmp_path):
+    data, kinds = export(3000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-c", ENTRY, "parse", "--source", "unified", "--signatures", str(SIGS),
+                        "--host", "mbp-01", "/dev/stdin"], input=data, capture_output=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    res = parse_unified(data, "mbp-01", load_signatures(SIGS))
+    assert len(csv_rows(p.stdout.decode())) == kinds
+    assert f"/dev/stdin: {counts_line(res)}" in p.stderr.decode()
 
 
 def test_without_signatures_the_command_says_the_extension_is_not_recognised(tmp_path):

@@ -320,3 +320,19 @@ def model(name: str):
         return MODELS[name]
     except KeyError:
         raise ValueError(f"unknown twin build model {name!r} (known: {', '.join(sorted(MODELS))})") from None
+
+
+def write_packages(folder) -> list:
+    """A twin build manifest per model (what a ``.pkg`` is to a real Mac), for ``rig install``."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, cls in sorted(MODELS.items()):
+        version = f"{cls.version}-{name}"
+        path = folder / f"TwinProxy-{version}.pkg"
+        path.write_text("# A twin build manifest: what a .pkg is to a real Mac.\n"
+                        f'product = "TwinProxy"\nmodel = "{name}"\nversion = "{version}"\n')
+        out.append(path)
+    return out

@@ -124,6 +124,9 @@ class TwinLab:
         self.firmware.answers = cfg.actuator_answers
         self.firmware.start()
         shutil.copy(Path(__file__).with_name("signatures.toml"), root / "signatures.toml")
+        from .builds import write_packages
+
+        write_packages(root / "pkgs")  # build manifests for `rig install`
         lab = root / "lab.toml"
         lab.write_text(self._lab_toml(gsrv.port))
         return lab

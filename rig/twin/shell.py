@@ -47,10 +47,10 @@ def _parse_log_time(text: str, utc_offset_min: int) -> float:
 
 def mac_shell(world, mac, command: str, files=None) -> Result:
     """One command line on a twin Mac; ``files`` (a ``MacFiles``) is its home directory."""
-    return run_line(command, lambda argv: _mac_command(world, mac, argv), files)
+    return run_line(command, lambda argv: _mac_command(world, mac, argv, files), files)
 
 
-def _mac_command(world, mac, argv: list[str]) -> Result:
+def _mac_command(world, mac, argv: list[str], files=None) -> Result:
     with world.lock:
         if argv[:2] == ["sudo", "-n"]:
             argv = argv[2:]
@@ -69,6 +69,14 @@ def _mac_command(world, mac, argv: list[str]) -> Result:
             return _pmset(world, mac, argv[1:])
         if prog == "log":
             return _log(mac, argv[1:])
+        if prog == "nohup" and PROBE_MARKER in argv:
+            return _start_probe(world, mac, argv, files)
+        if prog == "pgrep":
+            probe = getattr(mac, "probe", None)
+            running = probe is not None and probe.running and argv[-1] in PROBE_MARKER
+            return (f"{4000 + mac.serial}\n".encode(), b"", 0) if running else (b"", b"", 1)
+        if prog == "installer":
+            return _installer(mac, argv[1:], files)
         if prog == "systemextensionsctl" and argv[1:2] == ["list"]:
             v = mac.installed_version
             return (
@@ -77,6 +85,43 @@ def _mac_command(world, mac, argv: list[str]) -> Result:
                 f"*\t*\tT9WIN00001\tcom.example.twinproxy.extension ({v}/140)\tTwinProxy Extension\t[activated enabled]\n"
             ).encode(), b"", 0
         return _err(f"sh: {prog}: command not found", 127)
+
+
+PROBE_MARKER = "rig-probe"
+
+
+def _start_probe(world, mac, argv: list[str], files) -> Result:
+    """``nohup /bin/sh -c LOOP rig-probe URL LOG INTERVAL``: the twin runs the loop's emulation."""
+    from .probe import TwinProbe
+
+    i = argv.index(PROBE_MARKER)
+    try:
+        url, log, interval = argv[i + 1], argv[i + 2], float(argv[i + 3])
+    except (IndexError, ValueError):
+        return _err("nohup: rig-probe needs URL LOG INTERVAL", 2)
+    if files is None:
+        return _err("nohup: no file system", 1)
+    mac.probe = TwinProbe(world, mac, files.resolve(log), url, interval)
+    mac.probe.start()
+    return b"", b"", 0
+
+
+def _installer(mac, args: list[str], files) -> Result:
+    """``installer -pkg PATH -target /`` with a twin build manifest in place of a .pkg."""
+    import tomllib
+
+    if "-pkg" not in args or args[args.index("-pkg") + 1:][:1] == [] or "-target" not in args:
+        return _err("installer: usage: installer -pkg <path> -target <device>", 2)
+    path = args[args.index("-pkg") + 1]
+    try:
+        manifest = tomllib.loads(files.resolve(path).read_text())
+        mac.install(manifest["model"], manifest["version"])
+    except (OSError, AttributeError) as e:
+        return _err(f"installer: Error - {path}: {e}", 1)
+    except (tomllib.TOMLDecodeError, KeyError, ValueError) as e:
+        return _err(f"installer: Error - the package is invalid ({e})", 1)
+    return f"installer: Package name is {manifest.get('product', 'TwinProxy')}\ninstaller: Installing at base path /\n" \
+           f"installer: The install was successful.\n".encode(), b"", 0
 
 
 def _settings(mac) -> dict:
@@ -242,6 +287,13 @@ def tokenize(line: str) -> list[tuple[str, str]]:
             end_word()
             tokens.append(("op", line[i:i + 2]))
             i += 2
+        elif not in_word and line.startswith("2>&1", i):
+            tokens.append(("op", "2>&1"))
+            i += 4
+        elif c == "&" and line[i + 1:].strip() == "":
+            end_word()
+            tokens.append(("op", "&"))  # background, at the end of the line only
+            i += 1
         elif c in "|;>":
             end_word()
             if line.startswith(">>", i) or line.startswith(">|", i):
@@ -289,6 +341,8 @@ def parse_line(line: str) -> list[tuple[str, list[tuple[list[str], str | None]]]
             k += 1
         elif text == "|":
             end_command()
+        elif text in ("2>&1", "&"):
+            pass  # stderr joins stdout / background: the twin's commands return at once anyway
         else:  # && || ;
             if argv or pipeline:
                 end_command()
