@@ -168,11 +168,10 @@ FLOOR = "import sys\nwith open(sys.argv[1], 'rb') as f: data = f.read()\n"
 LINES = "import sys\nn = 0\nwith open(sys.argv[1], 'rb') as f:\n    for line in f: n += 1\n"
 FRAME = """import sys
 from rig.frame import to_frame
-from rig.parse_cli import blocks
+from rig.parse_cli import parse_unified_file
 from rig.signatures import load_signatures
-from rig.unified_log import parse_unified_stream
 with open(sys.argv[1], 'rb') as f:
-    res = parse_unified_stream(blocks(f), 'mbp-01', load_signatures(sys.argv[2]))
+    res = parse_unified_file(f, 'mbp-01', load_signatures(sys.argv[2]))
 df = to_frame(res.rows)
 assert str(df['t'].dtype) == 'datetime64[ns, UTC]', df['t'].dtype
 print(len(df), int((df['kind'] != 'other').sum()), file=sys.stderr)

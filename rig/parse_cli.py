@@ -31,6 +31,7 @@ import csv
 import io
 import mmap
 import os
+import pickle
 import re
 import stat
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ SOURCES = ("pmset", "unified", "gateway")
 BLOCK = 4 << 20
 #: Size of one memory-mapped window of the unified-log stream (see :func:`windows`).
 WINDOW = 64 << 20
+PAGE = mmap.ALLOCATIONGRANULARITY
+#: A unified-log export at least this big is parsed in two halves on two cores.
+PARALLEL_MIN = 64 << 20
 
 
 class BadOption(ValueError):
@@ -143,31 +147,98 @@ def blocks(f: IO[bytes], size: int | None = None) -> Iterator[bytes | bytearray]
         yield buf if n == size else bytes(view[:n])
 
 
-def windows(f: IO[bytes], size: int | None = None) -> Iterator[mmap.mmap | bytes | bytearray]:
-    """The file as consecutive read-only memory maps of ``size`` bytes, each closed after use.
+def _mappable(f: IO[bytes]) -> int | None:
+    """The size of a regular file (which can be mapped), else None (a pipe, ``/dev/stdin``)."""
+    try:
+        st = os.fstat(f.fileno())
+    except (OSError, ValueError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def windows(f: IO[bytes], start: int = 0, end: int | None = None,
+            size: int | None = None) -> Iterator[mmap.mmap | bytes | bytearray]:
+    """Bytes ``[start, end)`` of the file as consecutive read-only memory maps, each closed after
+    use (a start off the page grid is read first, at most one page).
 
     Mapping the page cache costs a tenth of copying it into a buffer (``readinto``), and the
     parser needs nothing else (``find``, slices, numpy views work on a map). Only one window is
     mapped at a time, so the resident set stays flat however big the file. A file that cannot
     be mapped (a pipe, ``/dev/stdin``) is read in blocks instead.
     """
-    size = size or WINDOW
-    try:
-        total = os.fstat(f.fileno()).st_size
-        regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
-    except (OSError, ValueError):
-        regular = False
-    if not regular:
+    total = _mappable(f)
+    if total is None:
         yield from blocks(f)
         return
-    size -= size % mmap.ALLOCATIONGRANULARITY
+    end = total if end is None else min(end, total)
+    size = max((size or WINDOW) // PAGE * PAGE, PAGE)
+    pos = start
+    if pos % PAGE and pos < end:
+        head = min(end, pos + PAGE - pos % PAGE)
+        yield os.pread(f.fileno(), head - pos, pos)
+        pos = head
     flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-    for offset in range(0, total, size):
-        m = mmap.mmap(f.fileno(), min(size, total - offset), flags=flags, prot=mmap.PROT_READ, offset=offset)
+    while pos < end:
+        m = mmap.mmap(f.fileno(), min(size, end - pos), flags=flags, prot=mmap.PROT_READ, offset=pos)
         try:
             yield m
         finally:
             m.close()
+        pos += size
+
+
+def split_point(f: IO[bytes], total: int, near: int) -> int | None:
+    """An offset at or after ``near`` where a compact record line ends and another begins
+    (``{…}`` then ``{…}``), so two halves parse independently; None if none is close."""
+    probe = os.pread(f.fileno(), 1 << 20, near)
+    i = probe.find(b"}\n{")
+    while i >= 0:
+        before = probe.rfind(b"\n", 0, i)
+        if before >= 0 and probe[before + 1:before + 2] == b"{":
+            return near + i + 2
+        i = probe.find(b"}\n{", i + 1)
+    return None
+
+
+def parse_unified_file(f: IO[bytes], host: str, signatures: Signatures | None) -> ParseResult:
+    """A unified-log export, on two cores when it is big and the machine has them.
+
+    The second half (from a clean line boundary) is parsed in a forked child while this process
+    parses the first; :func:`~rig.unified_log.join_parts` glues them exactly as one stream would
+    (line numbers, duplicates across the halves). Anything unusual (no second core, no fork, a
+    small file, no clean boundary, a child that fails) parses in one stream.
+    """
+    from . import unified_log as ul   # numpy: only where it pays
+
+    total = _mappable(f)
+    cut = None
+    if (total is not None and total >= PARALLEL_MIN and hasattr(os, "fork")
+            and len(os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)) > 1):
+        cut = split_point(f, total, total // 2)
+    if cut is None:
+        return ul.parse_unified_stream(windows(f), host, signatures)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                          # the child: the second half, pickled up the pipe
+        code = 1
+        try:
+            os.close(r)
+            part = ul.parse_unified_part(windows(f, cut), host, signatures)
+            with os.fdopen(w, "wb") as out:
+                pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    first = ul.parse_unified_part(windows(f, 0, cut), host, signatures)
+    with os.fdopen(r, "rb") as inp:
+        data = inp.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:           # the child failed: do its half here
+        second = ul.parse_unified_part(windows(f, cut), host, signatures)
+    else:
+        second = pickle.loads(data)
+    return ul.join_parts([first, second])
 
 
 def _open(path: str) -> IO[bytes]:
@@ -187,9 +258,7 @@ def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatur
     with _open(path) as f:
         try:
             if source == "unified":
-                from .unified_log import parse_unified_stream   # numpy: only where it pays
-
-                return parse_unified_stream(windows(f), host, signatures)
+                return parse_unified_file(f, host, signatures)
             text = f.read().decode("utf-8", "replace")
         except OSError as e:
             raise CannotRead(f"cannot read {path}: {e.strerror or e}") from None

@@ -58,6 +58,7 @@ import json
 import mmap
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import orjson
@@ -66,8 +67,8 @@ from .events import Kind, ParseResult, Source, row
 from .pmset import _valid_date, parse_power_message
 from .signatures import Signatures
 
-__all__ = ["POWERD_SUBSYSTEM", "decode_record", "parse_unified", "parse_unified_stream",
-           "iso_timestamp"]
+__all__ = ["POWERD_SUBSYSTEM", "Part", "decode_record", "iso_timestamp", "join_parts", "parse_unified",
+           "parse_unified_part", "parse_unified_stream"]
 
 _UNIFIED = Source.UNIFIED.value
 _OTHER = Kind.OTHER
@@ -140,6 +141,10 @@ def parse_unified_stream(chunks: Iterable[bytes], host: str,
     refills after each block (``f.readinto(buf)``), or an ``mmap`` window the caller closes after
     it: nothing keeps a reference to a block.
     """
+    return _run(chunks, host, signatures).res
+
+
+def _run(chunks: Iterable[bytes], host: str, signatures: Signatures | None) -> "_Core":
     core = _Core(host, signatures)
     carry: list[bytes] = []       # the start of a line split across blocks
     for chunk in chunks:
@@ -162,7 +167,58 @@ def parse_unified_stream(chunks: Iterable[bytes], host: str,
     if carry:
         core.feed_lines([b"".join(carry)])
     core.finish()
-    return core.res
+    return core
+
+
+@dataclass
+class Part:
+    """A piece of one export parsed on its own: what :func:`join_parts` needs to glue pieces."""
+
+    result: ParseResult
+    keys: list      # the de-duplication key of each row of ``result``, in order
+    lines: int      # lines consumed (``line`` numbers of the next part start after these)
+
+
+def parse_unified_part(chunks: Iterable[bytes], host: str, signatures: Signatures | None) -> Part:
+    """:func:`parse_unified_stream` of one piece of an export, for :func:`join_parts`.
+
+    A piece must end with a whole line, and the next piece must start with a line that is a
+    whole compact record (``{…}``): then no pretty-printed record is open across the cut, and
+    the pieces joined give exactly what one stream over the whole export gives.
+    """
+    core = _run(chunks, host, signatures)
+    return Part(core.res, list(core.seen), core.line_no)
+
+
+def join_parts(parts: list[Part]) -> ParseResult:
+    """Consecutive pieces of one export as one result: line numbers shifted, rows that repeat a
+    row of an earlier piece dropped and counted as duplicates (as one stream would)."""
+    out = ParseResult()
+    seen: set = set()
+    offset = 0
+    for part in parts:
+        res = part.result
+        out.read += res.read
+        out.parsed += res.parsed
+        out.other += res.other
+        out.skipped += res.skipped
+        out.duplicates += res.duplicates
+        for no in res.rejected_lines:
+            out.reject(no + offset)
+        out.rejected += res.rejected - len(res.rejected_lines)
+        for r, key in zip(res.rows, part.keys):
+            if key in seen:
+                out.duplicates += 1
+                if r["kind"] == _OTHER.value:
+                    out.other -= 1
+                else:
+                    out.parsed -= 1
+                continue
+            seen.add(key)
+            r["line"] += offset
+            out.rows.append(r)
+        offset += part.lines
+    return out
 
 
 class _Core:
@@ -186,7 +242,9 @@ class _Core:
         self.line_no = 0                  # lines consumed so far
         self.record: list[bytes] | None = None   # lines of an open pretty-printed record
         self.record_start = 0
-        self.seen: set = set()
+        # dedupe key -> None, in insertion order: a key is added exactly when its row is kept,
+        # so list(seen) is the key of each row (what joins separately parsed parts of a file)
+        self.seen: dict = {}
 
     # ---- blocks ----------------------------------------------------------------------------
 
@@ -427,7 +485,7 @@ class _Core:
         if key in self.seen:
             res.duplicates += 1
             return
-        self.seen.add(key)
+        self.seen[key] = None
         # row() inlined (with the same keys): this runs once per kept record of a night's log
         res.rows.append({"t": t, "t_raw": ts, "host": self.host, "mac": self.host, "source": _UNIFIED,
                          "kind": kind.value, "session": session, "detail": detail, "caps": caps,

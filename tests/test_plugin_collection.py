@@ -136,6 +136,18 @@ def test_each_mac_is_one_xdist_group_so_no_two_workers_drive_it(pytester):
     assert groups and all(name.endswith(f"[{group}]") for name, group in groups.items())
 
 
+def test_the_scheduler_reads_the_mac_from_any_test_id():
+    from fixtures.plugin import mac_group
+
+    macs = ["mbp-01", "mbp-01-b", "mini-01"]
+    assert mac_group("suites/test_dark_wake.py::test_dark_wake[mbp-01]", macs) == "mbp-01"
+    assert mac_group("suites/test_x.py::test_sweep[2m-mbp-01-b]", macs) == "mbp-01-b"
+    assert mac_group("suites/test_x.py::test_sweep[mini-01-45m]", macs) == "mini-01"
+    assert mac_group("suites/test_x.py::test_y[a-mini-01-b]", macs) == "mini-01"
+    assert mac_group("tests/test_lab.py::test_plain", macs) is None
+    assert mac_group("tests/test_lab.py::test_p[mbp-02]", macs) is None
+
+
 def test_every_suite_collects_one_test_per_mac_with_the_mac_in_its_id(pytester):
     lab = lab_file(pytester.path, virtual=False)
     res = pytester.runpytest_inprocess(str(ROOT / "suites"), "--collect-only", "-q", *QUIET_PLUGINS,

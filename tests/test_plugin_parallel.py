@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def pytest_run(tmp_path: Path, *args) -> subprocess.CompletedProcess:
+def pytest_run(tmp_path: Path, *args, suites=("test_dark_wake.py",)) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "suites" / "test_dark_wake.py"), "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", *(str(ROOT / "suites" / s) for s in suites), "-p", "no:cacheprovider",
            "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "--run-dir", str(tmp_path / "reports"),
            "--junitxml", str(tmp_path / "junit.xml"), *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -45,11 +45,29 @@ def junit_cases(path: Path) -> tuple[dict, list]:
     return props, cases
 
 
-def test_one_worker_per_mac_writes_one_run_folder_that_matches_the_twins_truth(tmp_path):
-    p = pytest_run(tmp_path, "-n", "2", "--build", "twin:naive", "--dwell", "17m", "--cycles", "1")
+def journal(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "journal.jsonl").read_text().splitlines()]
+
+
+def test_one_worker_per_mac_writes_one_run_folder_per_suite_that_matches_the_twins_truth(tmp_path):
+    p = pytest_run(tmp_path, "-n", "2", "--build", "twin:naive", "--dwell", "17m", "--cycles", "1",
+                   suites=("test_dark_wake.py", "test_wake_kinds.py"))
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]  # naive misses the gates: failures
-    (run,) = [r.parent for r in (tmp_path / "reports").glob("*/run.json")]
-    assert not (run / "journal.d").exists(), "the per-Mac journals were not merged"
+    runs = {json.loads(r.read_text())["suite"]: r.parent for r in (tmp_path / "reports").glob("*/run.json")}
+    assert sorted(runs) == ["dark_wake", "wake_kinds"]
+    assert not any((r / "journal.d").exists() for r in runs.values()), "the per-Mac journals were not merged"
+    # every test of a Mac ran on one worker, and the two Macs on two workers
+    workers = {}
+    for r in runs.values():
+        for rec in journal(r):
+            if rec["type"] == "cycle_plan":
+                workers.setdefault(rec["mac"], set()).add(rec["worker"])
+    assert sorted(workers) == ["mbp-01", "mini-01"] and all(len(w) == 1 for w in workers.values())
+    assert workers["mbp-01"] != workers["mini-01"]
+    # the two tests of wake_kinds share each Mac's cycle: one cycle per Mac, not two
+    assert sorted(r["mac"] for r in journal(runs["wake_kinds"]) if r["type"] == "cycle_start") == ["mbp-01", "mini-01"]
+
+    run = runs["dark_wake"]
 
     cycles = pd.read_csv(run / "cycles.csv")
     truth = json.loads((run / "twin-truth.json").read_text())
@@ -59,8 +77,7 @@ def test_one_worker_per_mac_writes_one_run_folder_that_matches_the_twins_truth(t
         assert (row["dark_wakes"], row["reconnects_in_sleep"]) == (want["dark_wakes"], want["reconnects_in_sleep"])
     # both Macs were driven at once, by different workers
     starts = {m: t for m, t in zip(cycles["mac"], cycles["t_start"])}
-    ends = {r["mac"]: r["t"] for r in map(json.loads, (run / "journal.jsonl").read_text().splitlines())
-            if r["type"] == "cycle_end"}
+    ends = {r["mac"]: r["t"] for r in journal(run) if r["type"] == "cycle_end"}
     assert starts["mini-01"] < ends["mbp-01"] and starts["mbp-01"] < ends["mini-01"]
     # every suite's gates name metrics the scorer writes
     assert {g.metric for s in SUITES.values() for g in s["gates"]} <= set(cycles.columns)
@@ -69,6 +86,7 @@ def test_one_worker_per_mac_writes_one_run_folder_that_matches_the_twins_truth(t
     assert props["lab"] == "twin" and props["rig_version"] == rig.__version__
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", props["rig_git_sha"]) and props["rig_git_sha"].startswith(head)
+    cases = [c for c in cases if c["name"].startswith("test_dark_wake[")]
     assert sorted(c["name"] for c in cases) == ["test_dark_wake[mbp-01]", "test_dark_wake[mini-01]"]
     for c in cases:
         mac = c["name"][len("test_dark_wake["):-1]

@@ -7,8 +7,8 @@ must fetch large logs over the real daemon's SFTP, and must run a whole cycle th
 from __future__ import annotations
 
 import dataclasses
-import json
 import gzip
+import json
 import shutil
 
 import pandas as pd
