@@ -36,7 +36,9 @@ unless it could be powerd's; after decoding, the subsystem is checked again. Cle
 (every line ``{…}``) are never walked line by line in Python: newlines are located once per
 block with numpy, the needles with ``bytes.find``. :func:`parse_unified_stream` takes an
 iterator of byte blocks of any size (lines may be split across blocks), so a caller can stream
-a huge export in fixed-size reads; :func:`parse_unified` runs the same core on one block.
+a huge export in fixed-size reads or memory-mapped windows; :func:`parse_unified` runs the same
+core on one block. :func:`parse_unified_part` and :func:`join_parts` let a caller parse pieces
+of one export separately (e.g. its two halves on two cores) and get what one stream gives.
 
 Counting (``read == parsed + other + skipped + rejected + duplicates``): ``read`` counts *units*.
 Outside a pretty-printed record a unit is a line (so for ndjson, ``read`` is the number of lines);

@@ -297,3 +297,61 @@ def test_times_become_the_same_instant_in_utc(t, utc):
 def test_a_time_that_is_no_instant_raises(t):
     with pytest.raises(ValueError):
         utc_iso(t)
+
+
+# ---- a big export on two cores -----------------------------------------------------------------
+
+def tricky_export() -> tuple[bytes, int, int]:
+    """An export whose middle holds what a cut must not break: a window repeated (duplicates
+    across the halves), odd lines, a pretty-printed record, powerd's lines. Also returns where
+    the repeated window starts and ends."""
+    data, _ = export(4000)
+    lines = data.split(b"\n")
+    mid = len(lines) // 2
+    pretty = json.dumps({"subsystem": "com.example.twinproxy", "category": "tunnel", "bootUUID": "B",
+                         "threadID": 9, "machTimestamp": 1, "timestamp": "2026-07-26 18:20:00.000001+1200",
+                         "eventMessage": "Tunnel up session=PRETTY"}, indent=2).encode()
+    powerd = orjson.dumps({"subsystem": "com.apple.powerd", "category": "sleepWake", "bootUUID": "B",
+                           "threadID": 3, "machTimestamp": 5, "timestamp": "2026-07-26 18:21:00.5+1200",
+                           "processImagePath": "/System/Library/CoreServices/powerd.bundle/powerd",
+                           "eventMessage": "DarkWake from Normal Sleep [CDN] : due to EC.RTC/Maintenance"})
+    odd = [b"log: oops", pretty, b"", powerd]
+    again = lines[mid - 300:mid]                      # the last 300 records once more
+    data = b"\n".join(lines[:mid] + odd + again + lines[mid:])
+    start = len(b"\n".join(lines[:mid] + odd)) + 1
+    return data, start, start + len(b"\n".join(again))
+
+
+def test_a_big_export_parsed_in_two_halves_gives_what_one_stream_gives(tmp_path, monkeypatch):
+    data, again, again_end = tricky_export()
+    f = tmp_path / "unified.ndjson"
+    f.write_bytes(data)
+    monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(parse_cli, "WINDOW", 1 << 16)
+    one = parse_unified(data, "mbp-01", load_signatures(SIGS))
+    with open(f, "rb") as fh:
+        cut = parse_cli.split_point(fh, len(data), len(data) // 2)
+        two = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
+    assert cut is not None and data[cut - 2:cut + 1] == b"}\n{"
+    assert again < cut < again_end                   # repeats on both sides of the cut
+    assert one.duplicates >= 30 and one.rejected == 1
+    assert two.counts() == one.counts()
+    assert two.rows == one.rows
+
+
+def test_a_failed_helper_process_leaves_its_half_to_the_main_one(tmp_path, monkeypatch):
+    data, _, _ = tricky_export()
+    f = tmp_path / "unified.ndjson"
+    f.write_bytes(data)
+    monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
+    parent = os.getpid()
+
+    def dump(*args, **kwargs):
+        if os.getpid() != parent:
+            raise RuntimeError("the helper dies")
+
+    monkeypatch.setattr(parse_cli.pickle, "dump", dump)
+    with open(f, "rb") as fh:
+        two = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
+    one = parse_unified(data, "mbp-01", load_signatures(SIGS))
+    assert two.counts() == one.counts() and two.rows == one.rows
