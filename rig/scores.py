@@ -53,6 +53,7 @@ from .events import FULL_KINDS, Kind
 from .timeline import power_events
 
 _FULL = frozenset(k.value for k in FULL_KINDS)
+SLEEP_MATCH_S = 120.0
 SLEEP_ACTIONS = (Kind.ACT_LID_CLOSE.value, Kind.CMD_SLEEPNOW.value)
 WAKE_ACTIONS = (Kind.ACT_LID_OPEN.value, Kind.ACT_POWER_PRESS.value)
 ANCHORS = ("actuator", "powerd", "pmset")  # best first
@@ -239,7 +240,10 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
     rel = lambda a: float(a["t"]) - base / 1e9 if a else math.nan  # noqa: E731 - an action's instant
     win = (float(c.t[0]), float(c.t[-1]))
 
-    floor = rel(sleep_act) - 2.0 if sleep_act else win[0]
+    # The rig's own sleep is the first one from shortly before its sleep action: the Mac was awake
+    # and talking to the rig until then, so the margin only has to cover clock-offset error (which
+    # grows with the SSH round trip: seconds on a slow door), never an earlier sleep.
+    floor = max(win[0], rel(sleep_act) - SLEEP_MATCH_S) if sleep_act else win[0]
     sleeps = pw_t[(pw_kind == _K.SLEEP.value) & (pw_t >= floor)]
     sleep_start = float(sleeps[0]) if len(sleeps) else rel(sleep_act)
     fulls = pw_t[np.isin(pw_kind, list(_FULL)) & (pw_t > sleep_start)]
