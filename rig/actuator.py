@@ -62,6 +62,24 @@ class Action:
     notes: tuple = field(default=())
 
 
+class Backend:
+    """What every backend shares: a ``port`` (a StablePort) and the context-manager protocol."""
+
+    port = None
+
+    def open(self):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.port.close()
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def backend_module(kind: str) -> str:
     return f"rig.actuators.{kind.replace('-', '_')}"
 

@@ -125,19 +125,7 @@ _OC_SECMOD_USER = re.compile(r"user '(?P<u1>[^']*)'|session for (?P<u2>\S+) \(se
 
 def _parse_ocserv(text: str, host: str, clients: dict[str, str], res: GatewayParseResult) -> None:
     open_sessions: dict[tuple[str, str], str] = {}    # (user, ip) -> "IP:PORT"
-    for no, line in _lines(text, res):
-        if _structure(line):
-            res.skipped += 1
-            continue
-        m = _JOURNAL.match(line.strip())
-        if m is None:
-            res.reject_for(no, _why_not(line))
-            continue
-        t = _iso(m["ts"])
-        if t is None:
-            res.reject_for(no, UNPARSED)
-            continue
-        msg = m["msg"].strip()
+    for no, t, m, msg in _journal_lines(text, res):
         kind, user, session, detail = Kind.OTHER, "", "", msg
         if m["ident"].startswith("ocserv"):
             mm = _OC_MAIN.match(msg)
@@ -187,19 +175,7 @@ def _parse_strongswan(text: str, host: str, clients: dict[str, str],
                       res: GatewayParseResult) -> None:
     users: dict[str, str] = {}        # IKE_SA unique id -> client identity
     ended: set[str] = set()           # IKE_SA unique ids already ended by a "deleting" line
-    for no, line in _lines(text, res):
-        if _structure(line):
-            res.skipped += 1
-            continue
-        m = _JOURNAL.match(line.strip())
-        if m is None:
-            res.reject_for(no, _why_not(line))
-            continue
-        t = _iso(m["ts"])
-        if t is None:
-            res.reject_for(no, UNPARSED)
-            continue
-        msg = m["msg"].strip()
+    for no, t, m, msg in _journal_lines(text, res):
         kind, user, session, detail = Kind.OTHER, "", "", msg
         if m["ident"].startswith("charon"):
             c = _CHARON.match(msg)
@@ -296,6 +272,27 @@ def parse_gateway(text: str, host: str, fmt: str, clients: dict[str, str]) -> Ga
     res = GatewayParseResult()
     parser(text, host, dict(clients), res)
     return res
+
+
+def _journal_lines(text: str, res: "GatewayParseResult"):
+    """Journald lines of a syslog-style gateway: (line number, ISO time, match, message).
+
+    Structure lines are counted as skipped and lines that are not journal lines as rejected (with
+    the reason) here, so each gateway grammar only reads messages.
+    """
+    for no, line in _lines(text, res):
+        if _structure(line):
+            res.skipped += 1
+            continue
+        m = _JOURNAL.match(line.strip())
+        if m is None:
+            res.reject_for(no, _why_not(line))
+            continue
+        t = _iso(m["ts"])
+        if t is None:
+            res.reject_for(no, UNPARSED)
+            continue
+        yield no, t, m, m["msg"].strip()
 
 
 def _lines(text: str, res: ParseResult):

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import serial
 
-from ..actuator import Action, ActuatorError, NotSupported
+from ..actuator import Action, ActuatorError, Backend, NotSupported
 from ..actuator_protocol import Reply
 from ..clock import Clock
 from ..lab import Actuator as ActuatorConfig
@@ -72,7 +72,7 @@ def decode_frame(data: bytes) -> tuple[int, bool]:
     return relay, bool(state)
 
 
-class LcusRelay:
+class LcusRelay(Backend):
     def __init__(self, cfg: ActuatorConfig, clock: Clock, reopen_s: float | None = None):
         self.cfg = cfg
         self.clock = clock
@@ -84,15 +84,6 @@ class LcusRelay:
     def open(self) -> "LcusRelay":
         self.port.open()  # nothing to ask: the board never answers
         return self
-
-    def close(self) -> None:
-        self.port.close()
-
-    def __enter__(self):
-        return self.open()
-
-    def __exit__(self, *exc):
-        self.close()
 
     # -- verbs --------------------------------------------------------------------------------
     def lid(self, channel: int, close: bool) -> Action:

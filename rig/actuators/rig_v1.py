@@ -44,7 +44,7 @@ import time
 
 import serial
 
-from ..actuator import Action, ActuatorError
+from ..actuator import Action, ActuatorError, Backend
 from ..actuator_protocol import ERR_CODES, PROTOCOL, Reply, Request, find_reply
 from ..clock import Clock
 from ..lab import Actuator as ActuatorConfig
@@ -54,7 +54,7 @@ MIN_FIRMWARE = (1, 0)  # the first firmware that remembers request ids
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)*$")
 
 
-class RigV1Actuator:
+class RigV1Actuator(Backend):
     def __init__(self, cfg: ActuatorConfig, clock: Clock, timeout: float | None = None, retries: int = 2,
                  reopen_s: float | None = None):
         self.cfg = cfg
@@ -95,15 +95,6 @@ class RigV1Actuator:
                                 f"update the firmware")
         self.firmware = fw
         self.channels = int(ping.fields.get("channels", "0") or 0)
-
-    def close(self) -> None:
-        self.port.close()
-
-    def __enter__(self):
-        return self.open()
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _next_id(self) -> str:
         return str(next(self._ids))
