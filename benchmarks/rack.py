@@ -12,14 +12,14 @@ the wall time of 1.
 Printed per rack size: wall seconds of the night (start to report), its floor (cycles x dwell at
 the twin's scale: the sleeps themselves), controller CPU seconds (user+sys of this process),
 twin CPU seconds, and the ratios to one Mac. ``--profile N`` prints where the controller's CPU
-goes for the N-Mac rack (cProfile, top functions by cumulative time, all threads).
+goes for the N-Mac rack: the CPU time (``time.thread_time``, so waits do not count) spent inside
+each stage of a cycle, summed over the Mac threads.
 """
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
+import collections
+import functools
 import resource
 import sys
 import tempfile
@@ -65,52 +65,78 @@ def night(n: int, cycles: int, dwell_s: float, scale: float, build: str, profile
     with tempfile.TemporaryDirectory(prefix="rig-rack-") as tmp:
         twin = TwinProcess(TwinConfig(build=build, scale=scale, macs=rack(n)), root=Path(tmp) / "twin")
         lab_path = twin.start()
+        stages = StageCPU() if profile else None
         try:
             lab = load_lab(lab_path)
             plan = Plan(build=f"twin:{build}", cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]))
             folder = start_run(lab, plan, Path(tmp) / "reports", macs=list(lab.macs.values()))
-            prof, threads = (cProfile.Profile(), []) if profile else (None, [])
-            restore = _profile_threads(threads) if prof else None
             twin_cpu0, cpu0, t0 = _proc_cpu_s(twin.proc.pid), _cpu_s(), time.perf_counter()
-            if prof:
-                prof.enable()
             scores = drive(lab, folder, plan, list(lab.macs.values()))
-            if prof:
-                prof.disable()
-                restore()
             wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
             twin_cpu = _proc_cpu_s(twin.proc.pid) - twin_cpu0
         finally:
+            if stages:
+                stages.restore()
             twin.stop()
             twin.cleanup()
     out = {"macs": n, "wall_s": wall, "cpu_s": cpu, "twin_cpu_s": twin_cpu, "floor_s": cycles * dwell_s / scale,
            "cycles_scored": scores["cycles_scored"], "cycles": scores["cycles"]}
-    if prof:
-        buf = io.StringIO()
-        stats = pstats.Stats(prof, stream=buf)
-        for p in threads:
-            stats.add(p)
-        stats.sort_stats("tottime").print_stats(35)
-        out["profile"] = buf.getvalue()
+    if stages:
+        out["profile"] = stages.table(cpu)
     return out
 
 
-def _profile_threads(profiles: list):
-    """Give every thread started from now on (the runner's Mac threads) its own profiler, kept
-    in ``profiles``; returns the function that stops doing so."""
-    original = threading.Thread.run
+class StageCPU:
+    """CPU seconds spent inside the stages of a cycle, in every thread (waits excluded)."""
 
-    def run(self, *a, **kw):
-        p = cProfile.Profile()
-        profiles.append(p)
-        p.enable()
-        try:
-            return original(self, *a, **kw)
-        finally:
-            p.disable()
+    def __init__(self):
+        import paramiko
 
-    threading.Thread.run = run
-    return lambda: setattr(threading.Thread, "run", original)
+        from rig import collect, cycle, derive, ssh
+
+        self.acc: dict = collections.defaultdict(float)
+        self.calls: collections.Counter = collections.Counter()
+        self._lock = threading.Lock()
+        self._undo = []
+        for owner, name, label in [
+            (derive, "score_collected_cycle", "scoring each cycle (derive.score_collected_cycle)"),
+            (derive, "derive_run", "deriving the run at the end (derive.derive_run)"),
+            (ssh.SSHSession, "connect", "SSH connect (key exchange, host keys)"),
+            (paramiko.HostKeys, "load", "  of which: parsing known_hosts"),
+            (ssh.SSHSession, "run", "SSH commands"),
+            (cycle, "measure_offset", "clock offsets"),
+            (collect, "collect_mac", "collecting a Mac's logs"),
+            (collect, "collect_gateway", "collecting the gateway's log"),
+            (collect, "wait_for_tunnel", "waiting for the tunnel (log polls)"),
+        ]:
+            self._wrap(owner, name, label)
+
+    def _wrap(self, owner, name, label) -> None:
+        fn = getattr(owner, name)
+
+        @functools.wraps(fn)
+        def timed(*a, **kw):
+            t = time.thread_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                with self._lock:
+                    self.acc[label] += time.thread_time() - t
+                    self.calls[label] += 1
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, fn))
+
+    def restore(self) -> None:
+        for owner, name, fn in reversed(self._undo):
+            setattr(owner, name, fn)
+
+    def table(self, total: float) -> str:
+        lines = [f"  {'stage':<52} {'CPU s':>7} {'share':>6} {'calls':>6} {'ms/call':>8}"]
+        for label, v in sorted(self.acc.items(), key=lambda kv: -kv[1]):
+            n = self.calls[label]
+            lines.append(f"  {label:<52} {v:>7.2f} {v / total:>6.0%} {n:>6} {1000 * v / n:>8.1f}")
+        return "\n".join(lines)
 
 
 def main() -> None:
@@ -135,6 +161,7 @@ def main() -> None:
               f"{r['cycles_scored']:>4}/{r['cycles']:<3} {r['wall_s'] / base['wall_s']:>7.2f} "
               f"{r['cpu_s'] / base['cpu_s']:>6.1f} {r['cpu_s'] / (n * a.cycles):>14.3f}", flush=True)
         if "profile" in r:
+            print(f"where the controller's CPU went ({n} Macs; nested stages overlap, e.g. SSH inside collection):")
             print(r["profile"])
     if len(sizes) > 1:
         big = sizes[-1]

@@ -208,6 +208,8 @@ class Progress:
             return
         width = self._width or shutil.get_terminal_size((100, 24)).columns
         lines = [ln[: max(10, width - 1)] for ln in self.lines()]
+        if not lines and not self._drawn:
+            return  # nothing to show yet: leave the host's line alone
         text = _UP_CLEAR.format(n=self._drawn) if self._drawn else self._host("before_block")
         text += "".join(f"{_CLEAR_LINE}{ln}\n" for ln in lines)
         self._write(text)

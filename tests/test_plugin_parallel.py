@@ -20,7 +20,7 @@ import rig
 from rig.suites import SUITES
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
-from tests.twin_runs import truth_cycles
+from twin_runs import truth_cycles
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -100,7 +100,7 @@ def test_one_worker_per_mac_writes_one_run_folder_per_suite_that_matches_the_twi
 
 
 def test_a_cycle_the_rig_cannot_measure_is_a_pytest_error_not_a_failure(tmp_path):
-    twin = TwinProcess(TwinConfig(build="darkwake-aware"), root=tmp_path / "twin")
+    twin = TwinProcess(TwinConfig(build="naive"), root=tmp_path / "twin")
     try:
         lab = twin.start()
         # the actuator's USB cable is out: the rig cannot close the lid
@@ -108,13 +108,18 @@ def test_a_cycle_the_rig_cannot_measure_is_a_pytest_error_not_a_failure(tmp_path
                       'timeout_s = 0.5\nreopen_s = 0.2\n', lab.read_text(), count=1)
         broken = lab.with_name("lab-unplugged.toml")
         broken.write_text(text)
-        p = pytest_run(tmp_path, "--lab", str(broken), "--build", "twin:darkwake-aware", "--macs", "mbp-01",
+        pkg = twin.root / "pkgs" / "TwinProxy-1.4.0-darkwake-aware.pkg"  # the build, as a package
+        p = pytest_run(tmp_path, "--lab", str(broken), "--build", str(pkg), "--macs", "mbp-01",
                        "--cycles", "1", "--dwell", "5m")
     finally:
-        twin.stop()
+        truth = twin.stop()
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-2000:]
     _, (case,) = junit_cases(tmp_path / "junit.xml")
     assert case["failure"] is None and case["error"] is not None
     assert "rig_error" in case["error"].get("message") and "cannot open" in case["error"].get("message")
     (run,) = [r.parent for r in (tmp_path / "reports").glob("*/run.json")]
     assert pd.read_csv(run / "cycles.csv")["outcome"].tolist() == ["rig_error"]
+    # the package was installed once on the Mac before its first cycle, and verified
+    assert [i["build"] for i in truth["macs"]["mbp-01"]["installs"]] == ["darkwake-aware"]
+    assert "installs" not in truth["macs"]["mini-01"] or not truth["macs"]["mini-01"]["installs"]
+    assert case["props"]["build"] == "1.4.0-darkwake-aware" and "1.4.0-darkwake-aware" in case["props"]["build_installed"]

@@ -11,7 +11,7 @@ from rig.journal import Journal, cycles_from_journal, merge_parts, part_path, re
 from rig.lab import load_lab
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import MacSpec, TwinConfig
-from tests.twin_runs import truth_cycles
+from twin_runs import truth_cycles
 
 
 def cycle(mac: str, k: int, outcome: str = "pass") -> list[dict]:

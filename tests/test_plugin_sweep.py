@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from rig.suites import SUITES
-from tests.twin_runs import truth_cycles
+from twin_runs import truth_cycles
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

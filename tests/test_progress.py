@@ -155,3 +155,25 @@ def test_mac_threads_reporting_at_once_never_break_the_block():
 
 def test_eta_text_reads_like_a_person_would_say_it():
     assert [eta_text(s) for s in (None, 42, 370, 3720)] == ["ETA ?", "ETA 42s", "ETA 6m10s", "ETA 1h02m"]
+
+
+class HalfLineHost(Tty):
+    """A host (pytest) whose own line is half written: the block goes below it and, taken down,
+    leaves the cursor at the end of that line again."""
+
+    def before_block(self) -> str:
+        return "\n"
+
+    def after_block(self) -> str:
+        return "\x1b[1F\x1b[25C"
+
+
+def test_the_block_is_drawn_below_the_hosts_half_line_and_taken_down_back_to_its_end():
+    out = HalfLineHost()
+    p = Progress(out, width=80)
+    p.resume()  # no Mac yet: nothing to draw, the host's line is left alone
+    assert out.getvalue() == ""
+    p.plan("mbp-01", 1)
+    assert out.getvalue().startswith("\n\x1b[2Kmbp-01")
+    p.pause()
+    assert out.getvalue().endswith("\x1b[1F\x1b[J\x1b[1F\x1b[25C")
