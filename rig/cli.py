@@ -46,7 +46,11 @@ def main() -> None:
               help="continue an interrupted run folder")
 @click.option("--scale", default=200.0, show_default=True, help="twin only: virtual seconds per wall second")
 @click.option("--seed", default=1, show_default=True, help="twin only: random seed of the simulated lab")
-def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed) -> None:
+@click.option("--hang-limit", default=2, show_default=True, type=click.IntRange(1),
+              help="hangs after which a Mac is marked unhealthy and skipped for the rest of the run")
+@click.option("--retries", default=1, show_default=True, type=click.IntRange(0),
+              help="times a cycle that ended rig_error (the rig's fault) is run again")
+def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang_limit, retries) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
     from .cycle import Plan
     from .gates import Gate
@@ -94,7 +98,8 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed) -> N
             folder = RunFolder(resume)
             click.echo(f"resuming {folder.path.name}: {plan.cycles} cycles per Mac, finished cycles kept")
         else:
-            plan = Plan(build=build, cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]))
+            plan = Plan(build=build, cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]),
+                        hang_limit=hang_limit, rig_retries=retries)
             out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
             folder = start_run(lab, plan, out, command=["rig", *sys.argv[1:]], macs=selected)
         from .lease import LeaseBusy
