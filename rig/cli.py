@@ -50,7 +50,8 @@ def main() -> None:
               help="hangs after which a Mac is marked unhealthy and skipped for the rest of the run")
 @click.option("--retries", default=1, show_default=True, type=click.IntRange(0),
               help="times a cycle that ended rig_error (the rig's fault) is run again")
-def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang_limit, retries) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="no progress (cycle results and the report path only)")
+def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang_limit, retries, quiet) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
     from .cycle import Plan
     from .gates import Gate
@@ -113,11 +114,28 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
         signal.signal(signal.SIGINT, on_sigint)
+        from .progress import Progress
+
+        # Progress on stderr (redrawn lines on a terminal, timestamped lines in CI); the cycle
+        # results on stdout, printed around the redrawn block.
+        progress = Progress(quiet=quiet, refresh_s=1.0)
+        wall_per_cycle = (plan.dwell_s + plan.grace_s + 120) / lab.clock().scale
+        for m in selected:
+            progress.plan(m.name, plan.cycles, wall_per_cycle)
+
+        def cycle_done(rec: dict) -> None:
+            progress.on_cycle(rec)
+            progress.pause()
+            click.echo(_fmt_cycle(rec, plan.cycles))
+            progress.resume()
+
         try:
-            scores = drive(lab, folder, plan, selected, stop=stop,
-                           on_cycle=lambda rec: click.echo(_fmt_cycle(rec, plan.cycles)))
+            scores = drive(lab, folder, plan, selected, stop=stop, on_cycle=cycle_done,
+                           on_step=progress.on_step)
         except LeaseBusy as e:
             raise click.ClickException(str(e))
+        finally:
+            progress.close()
         click.echo(f"verdict: {scores['verdict'].upper()}")
         if stop.is_set():
             click.echo(f"interrupted: every Mac finished its step and was left awake; "
