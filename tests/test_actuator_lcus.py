@@ -10,19 +10,11 @@ from rig.actuators.lcus_relay import LcusRelay, decode_frame, frame
 from rig.clock import SystemClock
 from rig.lab import Actuator
 from rig.twin.relay import RelayBoard
-from socat_pair import SocatPair
 
 pytestmark = pytest.mark.peer
 
 CLOCK = SystemClock()
 WIRING = {1: ("power", 1), 2: ("ac", 1), 3: ("power", 2)}
-
-
-@pytest.fixture
-def cable(tmp_path):
-    pair = SocatPair(tmp_path).plug()
-    yield pair
-    pair.unplug()
 
 
 @pytest.fixture

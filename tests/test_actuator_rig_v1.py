@@ -27,13 +27,6 @@ CLOCK = SystemClock()
 
 
 @pytest.fixture
-def cable(tmp_path):
-    pair = SocatPair(tmp_path).plug()
-    yield pair
-    pair.unplug()
-
-
-@pytest.fixture
 def firmware(cable):
     world = World(start=CLOCK.now(), seed=1)
     macs = {1: Mac(world, "mbp-01", 1), 2: Mac(world, "mini-01", 2, kind="desktop")}
