@@ -65,7 +65,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from .events import Kind, ParseResult, Source, row
+from .events import Kind, ParseResult, Source
 from .pmset import _valid_date, parse_power_message
 from .signatures import Signatures
 
