@@ -4,35 +4,41 @@ from __future__ import annotations
 
 from .gates import Gate
 
+# Gates several suites share, declared once.
+RECONNECTS = Gate("reconnects in sleep", "reconnects_in_sleep", "<=", 0, "per cycle", "max")
+FALSE_ALERTS = Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum")
+TTT_P95 = Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95")
+CENSORED = Gate("censored time-to-tunnel", "ttt_censored", "==", 0, "cycles", "count")
+
 DARK_WAKE_GATES = [
-    Gate("reconnects in sleep", "reconnects_in_sleep", "<=", 0, "per cycle", "max"),
-    Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum"),
-    Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95"),
+    RECONNECTS,
+    FALSE_ALERTS,
+    TTT_P95,
 ]
 
 # Churn: sleep long enough for at least three maintenance dark wakes (~15 min apart, jittered
 # by up to 15 %, so 60 minutes), and hold the build to zero reconnects, zero false alerts and no
 # session ended by the gateway's dead-peer detection while the Mac slept.
 DARK_WAKE_CHURN_GATES = [
-    Gate("reconnects in sleep", "reconnects_in_sleep", "<=", 0, "per cycle", "max"),
-    Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum"),
+    RECONNECTS,
+    FALSE_ALERTS,
     Gate("DPD terminations", "dpd_terminations", "<=", 0, "per cycle", "max"),
 ]
 
 # Time-to-tunnel after a full wake (by lid, by power press): fast, and never censored (a censored
 # value is a wake after which the tunnel did not come back within the timeout).
 TIME_TO_TUNNEL_GATES = [
-    Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95"),
-    Gate("censored time-to-tunnel", "ttt_censored", "==", 0, "cycles", "count"),
+    TTT_P95,
+    CENSORED,
 ]
 
 # A multi-hour sleep: the tunnel must come back, quickly, and really carry traffic (a build that
 # shows Connected while nothing passes after a long sleep is the "zombie" failure).
 LONG_SLEEP_GATES = [
     Gate("time-to-tunnel after a long sleep", "ttt_s", "<=", 10.0, "s", "max"),
-    Gate("censored time-to-tunnel", "ttt_censored", "==", 0, "cycles", "count"),
+    CENSORED,
     Gate("zombie time", "zombie_s", "<=", 10.0, "s", "max"),  # says Connected, nothing passes
-    Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum"),
+    FALSE_ALERTS,
 ]
 
 # The build's own dark/full verdicts (``wake_classified``) against the power log's truth.
@@ -44,17 +50,13 @@ WAKE_KINDS_GATES = [
 
 # The same build slept for each length in turn: where do churn and slow reconnects begin?
 # (Users report failures only after >= 10 min of sleep, once the gateway's DPD has fired.)
-SLEEP_LENGTH_SWEEP_GATES = [
-    Gate("reconnects in sleep", "reconnects_in_sleep", "<=", 0, "per cycle", "max"),
-    Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum"),
-    Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95"),
-]
+SLEEP_LENGTH_SWEEP_GATES = list(DARK_WAKE_GATES)
 
 # The Mac wakes on another network (new interface or address): the tunnel must come back by
 # itself, within the timeout, without an alert the user would see.
 NETWORK_CHANGE_GATES = [
-    Gate("censored time-to-tunnel", "ttt_censored", "==", 0, "cycles", "count"),
-    Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95"),
+    CENSORED,
+    TTT_P95,
     Gate("true disconnect alerts", "true_alerts", "==", 0, "alerts", "sum"),
 ]
 

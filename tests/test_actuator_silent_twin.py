@@ -9,39 +9,32 @@ from __future__ import annotations
 
 import dataclasses
 
-import pandas as pd
 import pytest
 
-from rig.cycle import Plan
 from rig.journal import read_journal
 from rig.lab import load_lab
 from rig.outcomes import Outcome
-from rig.run import drive, start_run
-from rig.suites import SUITES
-from rig.twin.launch import TwinProcess
 from rig.twin.serve import DEFAULT_MACS, TwinConfig
+from twin_runs import run_night
 
 pytestmark = pytest.mark.peer
 
 
 @pytest.fixture(scope="module")
 def night(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("silent")
     laptop = next(m for m in DEFAULT_MACS if m.kind == "laptop")
-    twin = TwinProcess(TwinConfig(build="naive", scale=200.0, macs=[laptop], actuator_answers=2), root=tmp / "twin")
-    lab = load_lab(twin.start())
-    try:
+
+    def short_timeouts(path):
         # a short per-attempt timeout keeps the test fast; three attempts as in a real lab
+        lab = load_lab(path)
         lab.actuators = {n: dataclasses.replace(a, timeout_s=0.3) for n, a in lab.actuators.items()}
-        plan = Plan(build="twin:naive", cycles=1, dwell_s=5 * 60, rig_retries=0,
-                    gates=list(SUITES["dark_wake"]["gates"]))
-        folder = start_run(lab, plan, tmp / "reports")
-        drive(lab, folder, plan, list(lab.macs.values()))
-    finally:
-        truth = twin.stop()
-    records, _ = read_journal(folder.journal)
-    return {"mac": laptop.name, "records": records, "truth": truth,
-            "cycles": pd.read_csv(folder.path / "cycles.csv")}
+        return lab
+
+    n = run_night(tmp_path_factory.mktemp("silent"), "naive", dwell_s=5 * 60, lab_for=short_timeouts,
+                  twin=TwinConfig(build="naive", scale=200.0, macs=[laptop], actuator_answers=2),
+                  plan_overrides={"rig_retries": 0})
+    records, _ = read_journal(n.run_dir / "journal.jsonl")
+    return {"mac": laptop.name, "records": records, "truth": n.truth, "cycles": n.cycles}
 
 
 def test_a_silent_actuator_ends_the_cycle_as_rig_error_at_the_wake_step(night):

@@ -17,18 +17,16 @@ import pytest
 from peers import OpenSSHDoor, lab_with_mac_at, shared_dir
 from rig.actuator import RigV1Actuator
 from rig.collect import REMOTE_UNIFIED, log_show_argv, unified_to_file_line
-from rig.cycle import Plan
 from rig.journal import cycles_from_journal, read_journal
 from rig.lab import load_lab
 from rig.pmset import parse_pmset
-from rig.run import drive, start_run
 from rig.signatures import load_signatures
 from rig.ssh import HostKeyError, SSHError, SSHSession, Unreachable
-from rig.suites import SUITES
 from rig.twin.keys import known_hosts_line, new_key
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import MacSpec, TwinConfig
 from rig.unified_log import parse_unified
+from twin_runs import run_night
 
 pytestmark = pytest.mark.peer
 
@@ -141,24 +139,25 @@ def test_a_mac_that_fell_asleep_drops_the_real_sshd_session(lab_and_door):
 def cycle_through_openssh(tmp_path):
     """One cycle of one laptop reached only through OpenSSH sshd; returns (run dir, truth, door log)."""
     base = shared_dir()
-    twin = TwinProcess(TwinConfig(scale=200.0, macs=[MacSpec("mbp-01", "laptop", skew=2.75, utc_offset_min=-480)]),
-                       root=base / "twin")
-    lab_path = twin.start()
-    door = OpenSSHDoor(base / "twin", "mbp-01").start()
+    doors = []
+
+    def behind_openssh(lab_path):
+        door = OpenSSHDoor(base / "twin", "mbp-01").start()
+        doors.append(door)
+        return load_lab(lab_with_mac_at(lab_path, "mbp-01", host=door.listen, port=door.port, user=door.user,
+                                        known_hosts=door.write_known_hosts()))
+
     try:
-        path = lab_with_mac_at(lab_path, "mbp-01", host=door.listen, port=door.port, user=door.user,
-                               known_hosts=door.write_known_hosts())
-        lab = load_lab(path)
-        plan = Plan(build="twin:naive", cycles=1, dwell_s=20 * 60, rig_retries=0,
-                    gates=list(SUITES["dark_wake"]["gates"]))
-        folder = start_run(lab, plan, tmp_path / "reports")
-        drive(lab, folder, plan, list(lab.macs.values()))
+        night = run_night(tmp_path, "naive", dwell_s=20 * 60, twin_root=base / "twin", lab_for=behind_openssh,
+                          twin=TwinConfig(scale=200.0, macs=[MacSpec("mbp-01", "laptop", skew=2.75,
+                                                                      utc_offset_min=-480)]),
+                          plan_overrides={"rig_retries": 0})
+        log = doors[0].log()
     finally:
-        truth = twin.stop()
-        log = door.log()
-        door.stop()
+        for door in doors:
+            door.stop()
         shutil.rmtree(base, ignore_errors=True)
-    return folder.path, truth, log
+    return night.run_dir, night.truth, log
 
 
 def test_a_full_cycle_runs_through_the_real_sshd(cycle_through_openssh):

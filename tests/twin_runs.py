@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 from rig.cycle import Plan
-from rig.lab import load_lab
+from rig.lab import Lab, load_lab
 from rig.run import drive, start_run
 from rig.suites import SUITES
 from rig.twin.launch import TwinProcess
@@ -32,20 +33,26 @@ class Night:
 
 def run_night(tmp: Path, build: str, *, cycles: int = 1, dwell_s: float = 17 * 60, scale: float = 50.0,
               seed: int = 1, macs=None, plan_overrides: dict | None = None,
-              dark_interval_s: float = 900.0) -> Night:
-    cfg = TwinConfig(build=build, scale=scale, seed=seed, dark_interval_s=dark_interval_s)
+              dark_interval_s: float = 900.0, twin: TwinConfig | None = None, twin_root: Path | None = None,
+              lab_for: Callable[[Path], Lab] = load_lab) -> Night:
+    """Start a twin lab, drive ``cycles`` on every Mac of it, stop it; the run and the truth.
+
+    ``twin`` replaces the twin's whole configuration; ``lab_for`` turns the twin's lab file into
+    the lab the rig drives (a test may point a Mac at another door, or shorten a timeout).
+    """
+    cfg = twin or TwinConfig(build=build, scale=scale, seed=seed, dark_interval_s=dark_interval_s)
     if macs is not None:
         cfg.macs = macs
-    twin = TwinProcess(cfg, root=tmp / "twin")
-    lab_path = twin.start()
+    proc = TwinProcess(cfg, root=twin_root or tmp / "twin")
+    lab_path = proc.start()
     try:
-        lab = load_lab(lab_path)
-        plan = Plan(build=f"twin:{build}", cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]),
-                    **(plan_overrides or {}))
+        lab = lab_for(lab_path)
+        plan = Plan(build=f"twin:{cfg.build}", cycles=cycles, dwell_s=dwell_s,
+                    gates=list(SUITES["dark_wake"]["gates"]), **(plan_overrides or {}))
         folder = start_run(lab, plan, tmp / "reports")
         drive(lab, folder, plan, list(lab.macs.values()))
     finally:
-        truth = twin.stop()
+        truth = proc.stop()
     return Night(folder.path, truth, pd.read_csv(folder.path / "cycles.csv"))
 
 
