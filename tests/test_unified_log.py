@@ -1,6 +1,7 @@
 """Specification of the ``log show`` parser (rig.unified_log), on real samples and own fixtures."""
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -22,6 +23,7 @@ TWIN = load_signatures(ROOT / "rig" / "twin" / "signatures.toml")
 SUB = "com.example.twinproxy"
 TS = "2026-07-26 18:11:22.348728+1200"
 BOOT = "3590A0B1-4C7D-4C4A-9F0B-69FAC3D0BD58"
+POWERD_PATH = "/System/Library/CoreServices/powerd.bundle/powerd"
 
 
 def real(name: str) -> bytes:
@@ -384,6 +386,55 @@ def test_streamed_blocks_of_any_size_give_the_same_result_as_one_block(export):
     for size in (1, 7, 4096, 100_003, 1 << 20):
         chunks = (data[i:i + size] for i in range(0, len(data), size))
         assert parse_unified_stream(chunks, "m", TWIN) == whole, size
+
+
+def mixed_export(n: int, seed: int = 11) -> bytes:
+    """A big export with everything the fast path must treat exactly like the line path: other
+    subsystems that mention the product, powerd found by subsystem and by image path only, a
+    product record matched by no rule, and a stretch written with spaces (``"subsystem": "x"``,
+    as ``json.dumps`` writes) where the compact needles cannot be used."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        r = rnd.random()
+        if r < 0.04:
+            out.append(orjson.dumps(rec(f"Tunnel up session=S{i}")))
+        elif r < 0.05:
+            out.append(orjson.dumps(rec(f"Reading config generation {i}")))
+        elif r < 0.06:
+            out.append(orjson.dumps(powerd("DarkWake from Normal Sleep [CDN] : due to XDCI/")))
+        elif r < 0.07:
+            out.append(orjson.dumps(rec("Wake from Deep Idle [CDNVA] : due to x", subsystem=None,
+                                        category="", processImagePath=POWERD_PATH)))
+        elif r < 0.15:
+            out.append(orjson.dumps(rec(f"activated extension {SUB}.extension " + "y" * 300,
+                                        subsystem="com.apple.sysextd", category="default")))
+        else:
+            out.append(orjson.dumps(rec(f"audio frame {i} " + "x" * 500, subsystem="com.apple.coreaudio")))
+        if n // 3 <= i < n // 2:        # another writer for a while: keys with spaces
+            out[-1] = json.dumps(orjson.loads(out[-1])).encode()
+    return b"\n".join(out) + b"\n"
+
+
+def test_fast_path_and_line_path_agree_on_a_mixed_export():
+    data = mixed_export(6000)
+    assert len(data) > 3 * (1 << 20)
+    fast = parse_unified(data, "m", TWIN)
+    lines = parse_unified_stream((data[i:i + 4096] for i in range(0, len(data), 4096)), "m", TWIN)
+    assert fast == lines
+    kinds = {r["kind"] for r in fast.rows}
+    assert {"tunnel_up", "other", "dark_wake", "full_wake"} <= kinds
+    spaced = [r for r in fast.rows if 2000 < r["line"] <= 3000]
+    assert any(r["kind"] == "tunnel_up" for r in spaced)   # found without the compact needles
+    assert fast.rejected == 0 and fast.read == 6000
+
+
+def test_a_subsystem_that_is_not_a_string_is_counted_not_a_crash():
+    r = rec("DarkWake from Normal Sleep [CDN] : due to XDCI/", subsystem=["com.apple.powerd"],
+            category="", processImagePath=POWERD_PATH)
+    res = parse_unified(nd(r, rec("x", subsystem={"a": 1})), "m", TWIN)
+    assert_counts_add_up(res)
+    assert [row["kind"] for row in res.rows] == ["dark_wake"]   # still powerd's, by its image path
 
 
 def test_stream_accepts_bytearray_and_memoryview_blocks():
