@@ -18,11 +18,20 @@ the records the export holds. The goal (issue 3): ``rig parse`` within 2x the fl
 and at most 300 MB peak RSS. CPU time is printed too: on a shared machine wall times stretch
 with other people's load (the load average is printed at the end).
 
-Run: ``python benchmarks/ingest.py [--lines N] [--repeat K] [--keep DIR]``.
+Fairness on a machine whose speed drifts (a shared VM): the steps run interleaved, one round
+after another (floor, lines, parse, frame; floor, lines, …), so a slow minute slows every step
+alike, and the medians of the rounds are compared. Each command runs as an installed command
+does: its modules' bytecode cached (pip compiles it at install; a checkout writes it on first
+run), so ``PYTHONDONTWRITEBYTECODE``, if this shell sets it, is lifted for the measured
+processes and a warm-up run writes the cache.
+
+Run: ``python benchmarks/ingest.py [--lines N] [--repeat K] [--keep DIR]`` (with ``--keep``, an
+export already in DIR with the same number of lines is reused).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -151,10 +160,17 @@ def measure(argv: list[str], *, env=None) -> tuple[float, float, float, bytes]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, err
 
 
-def median_of(argv, repeat, env=None) -> tuple[float, float, float, bytes]:
-    runs = [measure(argv, env=env) for _ in range(repeat)]
-    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
-            max(r[2] for r in runs), runs[-1][3])
+def interleaved(steps: dict[str, tuple[list[str], dict | None]], repeat: int) -> dict:
+    """Median wall, median CPU, max RSS and last stderr of each step, over ``repeat`` rounds that
+    run every step once (a warm-up round first, not counted)."""
+    runs: dict[str, list] = {name: [] for name in steps}
+    for round_no in range(repeat + 1):
+        for name, (argv, env) in steps.items():
+            r = measure(argv, env=env)
+            if round_no:
+                runs[name].append(r)
+    return {name: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs),
+                   max(r[2] for r in rs), rs[-1][3]) for name, rs in runs.items()}
 
 
 def rig_argv() -> list[str]:
@@ -189,13 +205,22 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="rig-ingest-")) if args.keep is None else args.keep
     tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / "unified.ndjson"
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    meta = tmp / "unified.counts.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
     try:
         t = time.perf_counter()
-        counts = generate(path, args.lines)
+        counts = json.loads(meta.read_text()) if meta.exists() and path.exists() else {}
+        if counts.get("lines") == args.lines and counts.get("size") == path.stat().st_size:
+            how = "reused"
+        else:
+            counts = generate(path, args.lines)
+            counts.update(lines=args.lines, size=path.stat().st_size)
+            meta.write_text(json.dumps(counts))
+            how = f"generated in {time.perf_counter() - t:.1f} s"
         size = path.stat().st_size
         print(f"export: {args.lines + 1:,} lines, {size / 1e6:.0f} MB ({size / (args.lines + 1):.0f} bytes/line), "
-              f"generated in {time.perf_counter() - t:.1f} s")
+              f"{how}")
         print(f"        product records {counts['product']:,} ({counts['product_kinds']:,} of a kind), "
               f"powerd power lines {counts['powerd_power']:,}, other subsystems "
               f"{counts['other']:,} of which {counts['mentions']:,} mention the product")
@@ -204,14 +229,15 @@ def main() -> None:
                 pass
 
         py = sys.executable
-        results = {}
-        results["f.read() (floor)"] = median_of([py, "-c", FLOOR, str(path)], args.repeat)
-        results["for line in f"] = median_of([py, "-c", LINES, str(path)], args.repeat)
         rig = rig_argv() + ["parse", "--source", "unified", "--signatures", str(SIGNATURES), "--host", "mbp-01",
                             str(path)]
-        results["rig parse (CLI, csv to /dev/null)"] = median_of(rig, args.repeat, env=env)
-        results["stream parse + to_frame (DataFrame)"] = median_of([py, "-c", FRAME, str(path), str(SIGNATURES)],
-                                                                   args.repeat, env=env)
+        steps = {
+            "f.read() (floor)": ([py, "-c", FLOOR, str(path)], env),
+            "for line in f": ([py, "-c", LINES, str(path)], env),
+            "rig parse (CLI, csv to /dev/null)": (rig, env),
+            "stream parse + to_frame (DataFrame)": ([py, "-c", FRAME, str(path), str(SIGNATURES)], env),
+        }
+        results = interleaved(steps, args.repeat)
 
         # the command must have found exactly the records the export holds
         err = results["rig parse (CLI, csv to /dev/null)"][3].decode()
@@ -222,7 +248,7 @@ def main() -> None:
 
         floor_wall, floor_cpu = results["f.read() (floor)"][:2]
         print(f"\n{'step':<38} {'wall s':>7} {'lines/s':>11} {'x floor':>8} {'cpu s':>7} {'x floor':>8} "
-              f"{'peak RSS MB':>12}   (medians of {args.repeat}, whole process)")
+              f"{'peak RSS MB':>12}   (medians of {args.repeat} interleaved rounds, whole process)")
         for name, (wall, cpu, rss, _) in results.items():
             print(f"{name:<38} {wall:>7.3f} {(args.lines + 1) / wall:>11,.0f} {wall / floor_wall:>8.2f} "
                   f"{cpu:>7.3f} {cpu / floor_cpu:>8.2f} {rss:>12.0f}")
