@@ -243,9 +243,11 @@ def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *, utc
         code = 1
         try:
             os.close(r)
-            part = piece(cut, None)
+            # pickled whole before writing: the pipe holds 64 KB, so dumping into it would
+            # stall on every block until the parent, still parsing its half, reads
+            data = pickle.dumps(piece(cut, None), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(w, "wb") as out:
-                pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
+                out.write(data)
             code = 0
         finally:
             os._exit(code)

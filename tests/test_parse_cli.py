@@ -348,11 +348,14 @@ def test_a_failed_helper_process_leaves_its_half_to_the_main_one(tmp_path, monke
     monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
     parent = os.getpid()
 
-    def dump(*args, **kwargs):
+    real_dumps = parse_cli.pickle.dumps
+
+    def dumps(*args, **kwargs):
         if os.getpid() != parent:
             raise RuntimeError("the helper dies")
+        return real_dumps(*args, **kwargs)
 
-    monkeypatch.setattr(parse_cli.pickle, "dump", dump)
+    monkeypatch.setattr(parse_cli.pickle, "dumps", dumps)
     with open(f, "rb") as fh:
         two = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
     one = parse_unified(data, "mbp-01", load_signatures(SIGS))
