@@ -241,6 +241,14 @@ def join_parts(parts: list[Part]) -> ParseResult:
         for no in res.rejected_lines:
             out.reject(no + offset)
         out.rejected += res.rejected - len(res.rejected_lines)
+        if seen.isdisjoint(part.keys):     # the usual case: no window repeated across the cut
+            seen.update(part.keys)
+            if offset:
+                for r in res.rows:
+                    r["line"] += offset
+            out.rows.extend(res.rows)
+            offset += part.lines
+            continue
         for r, key in zip(res.rows, part.keys):
             if key in seen:
                 out.duplicates += 1
