@@ -5,6 +5,7 @@ and runs on it; with ``--lab FILE`` it drives the rack the file describes.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -267,6 +268,9 @@ def lease_release(lab_path, macs) -> None:
 @click.option("--other", "with_other", is_flag=True, help="also print rows of kind other")
 def parse(source, files, signatures, out_format, host, clients, with_other) -> None:
     """Print the canonical events of log FILES (times in UTC); on stderr, what became of every line."""
+    # numpy (newline search) needs no BLAS here, and OpenBLAS's thread pool spins a core for
+    # ~0.1 s at import, taking it from the two parsing processes
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from .parse_cli import BadOption, CannotRead, run as run_parse  # lean: no pandas on this path
 
     try:

@@ -22,8 +22,8 @@ and counted as a duplicate.
 Why this module exists apart from the parsers and the DataFrame: a night's unified log is about
 a gigabyte. The file is never read whole: it is streamed through
 :func:`~rig.unified_log.parse_unified_stream` in fixed-size memory-mapped windows (one at a time,
-so memory stays flat; mapping the page cache is ~10x cheaper than copying it), and a big file's
-two halves are parsed on two cores when there are two. Rows are written with the stdlib and
+so memory stays flat; mapping the page cache is ~10x cheaper than copying it), and a big file is
+parsed in chunks by two processes when there are two cores. Rows are written with the stdlib and
 orjson, so the command never imports pandas (~0.6 s of start-up on its own).
 ``benchmarks/ingest.py`` measures it against the time of merely reading the file.
 """
@@ -57,8 +57,10 @@ BLOCK = 4 << 20
 #: Size of one memory-mapped window of the unified-log stream (see :func:`windows`).
 WINDOW = 64 << 20
 PAGE = mmap.ALLOCATIONGRANULARITY
-#: A unified-log export at least this big is parsed in two halves on two cores.
+#: A unified-log export at least this big is parsed on two cores ...
 PARALLEL_MIN = 64 << 20
+#: ... in chunks of about this size, taken from a queue by whichever process is free.
+CHUNK = 32 << 20
 
 
 class BadOption(ValueError):
@@ -212,17 +214,35 @@ def _cores() -> int:
 def parse_unified_file(f: IO[bytes], host: str, signatures: Signatures | None) -> ParseResult:
     """A unified-log export, on two cores when it is big and the machine has them.
 
-    The second half (from a clean line boundary) is parsed in a forked child while this process
-    parses the first; :func:`~rig.unified_log.join_parts` glues them exactly as one stream would
-    (line numbers, duplicates across the halves). Anything unusual (no second core, no fork, a
-    small file, no clean boundary, a child that fails) parses in one stream.
+    The file is cut at clean line boundaries into chunks of about :data:`CHUNK` bytes, and this
+    process and one forked helper take chunks from a shared queue until none is left, so the
+    faster of the two does more (on a shared machine one core often runs a third slower than
+    the other for seconds at a time: an even split would wait for the slow one).
+    :func:`~rig.unified_log.join_parts` glues the chunks in file order exactly as one stream
+    would (line numbers, duplicates across chunks). Anything unusual (no second core, no fork, a
+    small file, no clean boundary) parses in one stream; chunks a failed helper took are parsed
+    here.
     """
     return _unified_file(f, host, signatures, utc=False).result
 
 
+def chunk_cuts(f: IO[bytes], total: int, size: int) -> list[int]:
+    """Offsets ``[0, c1, …, total]`` cutting the file into about ``size``-byte chunks, each cut
+    where a compact record line ends and another begins (:func:`split_point`); at most 255
+    chunks (one queue byte each)."""
+    n = min(255, max(2, round(total / size)))
+    cuts = [0]
+    for k in range(1, n):
+        cut = split_point(f, total, k * total // n)
+        if cut is not None and cuts[-1] < cut < total:
+            cuts.append(cut)
+    cuts.append(total)
+    return cuts
+
+
 def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *, utc: bool):
-    """:func:`parse_unified_file` as a :class:`~rig.unified_log.Part`; with ``utc`` each half's
-    rows are converted to UTC (:func:`to_utc`) by the process that parsed them, in parallel."""
+    """:func:`parse_unified_file` as a :class:`~rig.unified_log.Part`; with ``utc`` each chunk's
+    rows are converted to UTC (:func:`to_utc`) by the process that parsed it, in parallel."""
     from . import unified_log as ul   # numpy: only where it pays
 
     def piece(start: int, end: int | None):
@@ -232,38 +252,47 @@ def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *, utc
         return part
 
     total = _mappable(f)
-    cut = None
+    cuts: list[int] = []
     if total is not None and total >= PARALLEL_MIN and hasattr(os, "fork") and _cores() > 1:
-        # the child's share is a little bigger: it also pickles its rows, which the parent,
-        # done a little earlier, is then ready to read
-        cut = split_point(f, total, total * 48 // 100)
-    if cut is None:
+        cuts = chunk_cuts(f, total, CHUNK)
+    if len(cuts) < 3:
         return piece(0, None)
+    queue_r, queue_w = os.pipe()           # one byte per chunk; a read takes one, atomically
+    os.write(queue_w, bytes(range(len(cuts) - 1)))
+    os.close(queue_w)
+
+    def take_chunks(done: dict) -> dict:
+        while chunk := os.read(queue_r, 1):
+            i = chunk[0]
+            done[i] = piece(cuts[i], cuts[i + 1])
+        return done
+
     r, w = os.pipe()
     pid = os.fork()
-    if pid == 0:                          # the child: the second half, pickled up the pipe
+    if pid == 0:                          # the helper: its chunks, pickled up the pipe
         code = 1
         try:
             os.close(r)
             # pickled whole before writing: the pipe holds 64 KB, so dumping into it would
-            # stall on every block until the parent, still parsing its half, reads
-            data = pickle.dumps(piece(cut, None), protocol=pickle.HIGHEST_PROTOCOL)
+            # stall on every block until the parent, still parsing, reads
+            data = pickle.dumps(take_chunks({}), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(w, "wb") as out:
                 out.write(data)
             code = 0
         finally:
             os._exit(code)
     os.close(w)
-    first = piece(0, cut)
+    parts = take_chunks({})
+    os.close(queue_r)
     with os.fdopen(r, "rb") as inp:
         data = inp.read()
     _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:           # the child failed: do its half here
-        second = piece(cut, None)
-    else:
-        second = pickle.loads(data)
-    joined = ul.join_parts([first, second])
-    return ul.Part(joined, [], first.lines + second.lines, first.bad_time + second.bad_time)
+    if status == 0 and data:
+        parts.update(pickle.loads(data))
+    ordered = [parts[i] if i in parts else piece(cuts[i], cuts[i + 1])   # the helper failed
+               for i in range(len(cuts) - 1)]
+    return ul.Part(ul.join_parts(ordered), [], sum(p.lines for p in ordered),
+                   sum(p.bad_time for p in ordered))
 
 
 def _open(path: str) -> IO[bytes]:

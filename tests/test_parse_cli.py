@@ -341,11 +341,31 @@ def test_a_big_export_parsed_in_two_halves_gives_what_one_stream_gives(tmp_path,
     assert two.rows == one.rows
 
 
-def test_a_failed_helper_process_leaves_its_half_to_the_main_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("chunk", [1 << 16, 200_000, 1 << 30])
+def test_an_export_parsed_in_chunks_by_two_processes_gives_what_one_stream_gives(tmp_path, monkeypatch,
+                                                                                 chunk):
+    data, again, again_end = tricky_export()
+    f = tmp_path / "unified.ndjson"
+    f.write_bytes(data)
+    monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(parse_cli, "CHUNK", chunk)
+    one = parse_unified(data, "mbp-01", load_signatures(SIGS))
+    with open(f, "rb") as fh:
+        cuts = parse_cli.chunk_cuts(fh, len(data), chunk)
+        many = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
+    assert cuts[0] == 0 and cuts[-1] == len(data) and cuts == sorted(set(cuts))
+    assert all(data[c - 2:c + 1] == b"}\n{" for c in cuts[1:-1])
+    assert len(cuts) - 1 >= (10 if chunk < len(data) // 10 else 2)
+    assert many.counts() == one.counts() and many.rows == one.rows
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 1 << 30])
+def test_a_failed_helper_process_leaves_its_chunks_to_the_main_one(tmp_path, monkeypatch, chunk):
     data, _, _ = tricky_export()
     f = tmp_path / "unified.ndjson"
     f.write_bytes(data)
     monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(parse_cli, "CHUNK", chunk)
     parent = os.getpid()
 
     real_dumps = parse_cli.pickle.dumps
