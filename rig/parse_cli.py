@@ -193,7 +193,8 @@ def windows(f: IO[bytes], start: int = 0, end: int | None = None,
 
 def split_point(f: IO[bytes], total: int, near: int) -> int | None:
     """An offset at or after ``near`` where a compact record line ends and another begins
-    (``{…}`` then ``{…}``), so two halves parse independently; None if none is close."""
+    (``{…}`` then ``{…}``), so the pieces on either side parse independently; None if none is
+    close."""
     probe = os.pread(f.fileno(), 1 << 20, near)
     i = probe.find(b"}\n{")
     while i >= 0:

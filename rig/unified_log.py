@@ -41,7 +41,7 @@ decoding, the subsystem is checked again. :func:`parse_unified_stream` takes an
 iterator of byte blocks of any size (lines may be split across blocks), so a caller can stream
 a huge export in fixed-size reads or memory-mapped windows; :func:`parse_unified` runs the same
 core on one block. :func:`parse_unified_part` and :func:`join_parts` let a caller parse pieces
-of one export separately (e.g. its two halves on two cores) and get what one stream gives.
+of one export separately (e.g. chunks shared out to two cores) and get what one stream gives.
 
 Counting (``read == parsed + other + skipped + rejected + duplicates``): ``read`` counts *units*.
 Outside a pretty-printed record a unit is a line (so for ndjson, ``read`` is the number of lines);
