@@ -150,6 +150,17 @@ def _known_name(t: SSHTarget) -> str:
     return t.host if t.port == 22 else f"[{t.host}]:{t.port}"
 
 
+def _close_channel(chan: paramiko.Channel) -> None:
+    """Close a channel whose link may already be gone. paramiko writes a close message, and
+    on a socket the host just dropped (a Mac falling asleep after ``pmset sleepnow``) that
+    write raises ``EOFError``: the command's result, or the error that ended it, is what counts,
+    not the goodbye."""
+    try:
+        chan.close()
+    except (paramiko.SSHException, OSError, EOFError):
+        pass
+
+
 class SSHSession:
     def __init__(self, target: SSHTarget, clock: Clock | None = None, connect_timeout: float = 5.0,
                  command_timeout: float = 120.0, idle_s: float = 5.0):
@@ -300,7 +311,7 @@ class SSHSession:
                 self.close()
                 raise Unreachable(f"{self.target.name}: link lost during {what}: no exit status")
         finally:
-            chan.close()
+            _close_channel(chan)
         return CommandResult(argv, out, err, status, t0, first or self.clock.now(), command)
 
     def _drain(self, chan: paramiko.Channel, what: str, end: float, timeout: float):
@@ -367,7 +378,7 @@ class SSHSession:
             with client:
                 yield client
         finally:
-            chan.close()
+            _close_channel(chan)
 
     def fetch(self, remote: str, local: Path) -> int:
         """Copy ``remote`` to ``local`` over SFTP; the byte count must match the remote size.

@@ -66,6 +66,25 @@ def test_a_failing_step_stops_the_line_and_its_status_comes_back(twin):
         assert s.run(["gzip", "-c", "x.ndjson.gz"]).status != 0  # gzip never ran
 
 
+def test_a_link_gone_by_the_time_the_channel_closes_loses_neither_result_nor_cycle(twin, monkeypatch):
+    """A Mac falling asleep after ``pmset sleepnow`` can drop the socket between the command's
+    answer and the channel's close; paramiko then raises EOFError from close(). No real peer
+    drops a link at that instant on demand, so the close is made to fail (mock: the only one)."""
+    import paramiko
+
+    _, lab = twin
+    with SSHSession(lab.macs["mbp-01"].ssh, lab.clock()).connect() as s:
+        def dropped(self):
+            raise EOFError()
+
+        monkeypatch.setattr(paramiko.Channel, "close", dropped)
+        res = s.run(["hostname"]).check()
+        assert res.out == b"mbp-01.local\n"
+        with pytest.raises(SSHError):          # an error that ended a command still comes through
+            s.run(["gzip", "-c", "no-such-file"]).check()
+        monkeypatch.undo()
+
+
 def test_sftp_cannot_reach_outside_the_macs_files(twin, tmp_path):
     root, lab = twin
     (root / "secret").write_text("not the Mac's")
