@@ -224,7 +224,7 @@ def parse_unified_file(f: IO[bytes], host: str, signatures: Signatures | None) -
     small file, no clean boundary) parses in one stream; chunks a failed helper took are parsed
     here.
     """
-    return _unified_file(f, host, signatures, utc=False).result
+    return _unified_file(f, host, signatures, utc=False)[0]
 
 
 def chunk_cuts(f: IO[bytes], total: int, size: int) -> list[int]:
@@ -241,9 +241,10 @@ def chunk_cuts(f: IO[bytes], total: int, size: int) -> list[int]:
     return cuts
 
 
-def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *, utc: bool):
-    """:func:`parse_unified_file` as a :class:`~rig.unified_log.Part`; with ``utc`` each chunk's
-    rows are converted to UTC (:func:`to_utc`) by the process that parsed it, in parallel."""
+def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *,
+                  utc: bool) -> tuple[ParseResult, int]:
+    """:func:`parse_unified_file`, and how many rows :func:`to_utc` took out: with ``utc`` each
+    chunk's rows are converted to UTC by the process that parsed it, in parallel."""
     from . import unified_log as ul   # numpy: only where it pays
 
     def piece(start: int, end: int | None):
@@ -257,7 +258,8 @@ def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *, utc
     if total is not None and total >= PARALLEL_MIN and hasattr(os, "fork") and _cores() > 1:
         cuts = chunk_cuts(f, total, CHUNK)
     if len(cuts) < 3:
-        return piece(0, None)
+        part = piece(0, None)
+        return part.result, part.bad_time
     queue_r, queue_w = os.pipe()           # one byte per chunk; a read takes one, atomically
     os.write(queue_w, bytes(range(len(cuts) - 1)))
     os.close(queue_w)
@@ -292,8 +294,7 @@ def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *, utc
         parts.update(pickle.loads(data))
     ordered = [parts[i] if i in parts else piece(cuts[i], cuts[i + 1])   # the helper failed
                for i in range(len(cuts) - 1)]
-    return ul.Part(ul.join_parts(ordered), [], sum(p.lines for p in ordered),
-                   sum(p.bad_time for p in ordered))
+    return ul.join_parts(ordered), sum(p.bad_time for p in ordered)
 
 
 def _open(path: str) -> IO[bytes]:
@@ -314,8 +315,8 @@ def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatur
     with _open(path) as f:
         try:
             if source == "unified":
-                part = _unified_file(f, host, signatures, utc=True)
-                return FileResult(path, part.result, bad_time=part.bad_time)
+                res, bad_time = _unified_file(f, host, signatures, utc=True)
+                return FileResult(path, res, bad_time=bad_time)
             text = f.read().decode("utf-8", "replace")
         except OSError as e:
             raise CannotRead(f"cannot read {path}: {e.strerror or e}") from None
