@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from polling import wait_for
 from rig.actuator import ActuatorError
 from rig.actuators.rig_v1 import RigV1Actuator
 from rig.clock import SystemClock
@@ -38,13 +39,6 @@ def firmware(cable):
 def driver(cable, timeout=0.4, retries=2, reopen_s=3.0) -> RigV1Actuator:
     cfg = Actuator("act-1", str(cable.rig), timeout_s=timeout, reopen_s=reopen_s)
     return RigV1Actuator(cfg, CLOCK, retries=retries)
-
-
-def wait_for(cond, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.005)
 
 
 # -- open ---------------------------------------------------------------------------------------
@@ -174,7 +168,8 @@ def test_unplug_mid_command_then_replug_completes_and_presses_once(cable, firmwa
 
     t = threading.Thread(target=press)
     t.start()
-    wait_for(lambda: any(" PWR " in line for line in firmware.received))
+    assert wait_for(lambda: any(" PWR " in line for line in firmware.received), 3.0, 0.005), \
+        "condition never held"
     old_tty = cable.tty()
     cable.unplug()  # the request is in flight
     firmware.detach()

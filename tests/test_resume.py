@@ -5,11 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from polling import wait_for
 from rig.journal import cycles_from_journal, read_journal
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
@@ -22,15 +22,6 @@ def _rig(args, **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "rig.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, **kw)
-
-
-def _wait_for(pred, timeout=60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _journal(run: Path):
@@ -46,7 +37,7 @@ def twin(tmp_path):
 
 
 def _started_run(reports: Path) -> Path:
-    assert _wait_for(lambda: any(reports.glob("*/journal.jsonl")), 30)
+    assert wait_for(lambda: any(reports.glob("*/journal.jsonl")), 30)
     return next(reports.glob("*/journal.jsonl")).parent
 
 
@@ -61,7 +52,7 @@ def test_sigkill_then_resume_keeps_finished_cycles_and_reruns_the_interrupted_on
         ends = [r for r in recs if r["type"] == "cycle_end"]
         return ends and any(r["type"] == "step" and r["step"] == "dwell" and r["cycle"] == 2 for r in recs)
 
-    assert _wait_for(one_finished_and_next_started, 60), p.communicate(timeout=5)
+    assert wait_for(one_finished_and_next_started, 60), p.communicate(timeout=5)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     at_kill = len(_journal(run))
@@ -95,7 +86,7 @@ def test_ctrl_c_finishes_the_step_wakes_the_mac_and_marks_the_cycle_interrupted(
     p = _rig(["run", "--lab", str(twin.lab_path), "--build", "twin:darkwake-aware", "--cycles", "2",
               "--dwell", "30m", "--reports", str(reports), "--macs", "mbp-01"])
     run = _started_run(reports)
-    assert _wait_for(lambda: any(r["type"] == "step" and r["step"] == "dwell" for r in _journal(run)), 60)
+    assert wait_for(lambda: any(r["type"] == "step" and r["step"] == "dwell" for r in _journal(run)), 60)
     os.kill(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (out, err)

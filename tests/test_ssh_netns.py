@@ -11,12 +11,12 @@ import json
 import shlex
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from peers import Netns, OpenSSHDoor, lab_with_mac_at, shared_dir
+from polling import wait_for
 from rig.collect import ATTEMPTS, REMOTE_UNIFIED
 from rig.cycle import Plan
 from rig.journal import cycles_from_journal, read_journal
@@ -29,15 +29,6 @@ from rig.twin.serve import MacSpec, TwinConfig
 
 pytestmark = pytest.mark.peer
 MAC = "mbp-01"
-
-
-def _wait_for(pred, timeout: float = 120.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class Cable:
@@ -113,7 +104,7 @@ def test_a_link_that_stays_down_ends_the_cycle_rig_error_and_keeps_what_came(mac
     pulled = threading.Event()
 
     def pull():
-        if _wait_for(cable.held.exists):
+        if wait_for(cable.held.exists, 120):
             ns.link(False)
             pulled.set()
 
@@ -141,11 +132,11 @@ def test_a_link_back_within_the_retries_gives_a_collected_cycle(mac_in_netns, tm
     restored = threading.Event()
 
     def pull_then_replug():
-        if not _wait_for(cable.held.exists):
+        if not wait_for(cable.held.exists, 120):
             return
         ns.link(False)
         raw = next((tmp_path / "reports").glob(f"*/raw/{MAC}/001"))
-        if _wait_for(lambda: any(a["error"] for a in _mac_attempts(raw))):
+        if wait_for(lambda: any(a["error"] for a in _mac_attempts(raw)), 120):
             ns.link(True)
             restored.set()
 
