@@ -36,6 +36,8 @@ import os
 import pickle
 import re
 import stat
+import struct
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -245,13 +247,16 @@ def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *,
                   utc: bool) -> tuple[ParseResult, int]:
     """:func:`parse_unified_file`, and how many rows :func:`to_utc` took out: with ``utc`` each
     chunk's rows are converted to UTC by the process that parsed it, in parallel."""
-    from . import unified_log as ul   # numpy: only where it pays
+    from . import unified_log as ul   # only here: the other sources need none of it
 
     def piece(start: int, end: int | None):
         part = ul.parse_unified_part(windows(f, start, end), host, signatures)
         if utc:
             part.bad_time = to_utc(part.result, part.keys)
         return part
+
+    def chunk(i: int):
+        return piece(cuts[i], cuts[i + 1])
 
     total = _mappable(f)
     cuts: list[int] = []
@@ -263,38 +268,76 @@ def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *,
     queue_r, queue_w = os.pipe()           # one byte per chunk; a read takes one, atomically
     os.write(queue_w, bytes(range(len(cuts) - 1)))
     os.close(queue_w)
-
-    def take_chunks(done: dict) -> dict:
-        while chunk := os.read(queue_r, 1):
-            i = chunk[0]
-            done[i] = piece(cuts[i], cuts[i + 1])
-        return done
-
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:                          # the helper: its chunks, pickled up the pipe
-        code = 1
-        try:
-            os.close(r)
-            # pickled whole before writing: the pipe holds 64 KB, so dumping into it would
-            # stall on every block until the parent, still parsing, reads
-            data = pickle.dumps(take_chunks({}), protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(w, "wb") as out:
-                out.write(data)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    parts = take_chunks({})
-    os.close(queue_r)
-    with os.fdopen(r, "rb") as inp:
-        data = inp.read()
-    _, status = os.waitpid(pid, 0)
-    if status == 0 and data:
-        parts.update(pickle.loads(data))
-    ordered = [parts[i] if i in parts else piece(cuts[i], cuts[i + 1])   # the helper failed
+    parts: dict[int, ul.Part] = {}
+    with tempfile.TemporaryFile() as spool:
+        notes_r, notes_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:                      # the helper
+            code = 1
+            try:
+                os.close(notes_r)
+                _helper(queue_r, notes_w, spool.fileno(), chunk)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(notes_w)
+        notes = _Notes(notes_r, spool.fileno())
+        while taken := os.read(queue_r, 1):
+            i = taken[0]
+            parts[i] = chunk(i)
+            notes.take(parts, wait=False)    # unpickle the helper's parts while it still parses
+        os.close(queue_r)
+        notes.take(parts, wait=True)
+        os.close(notes_r)
+        os.waitpid(pid, 0)
+    ordered = [parts[i] if i in parts else chunk(i)   # the helper failed
                for i in range(len(cuts) - 1)]
     return ul.join_parts(ordered), sum(p.bad_time for p in ordered)
+
+
+_NOTE = struct.Struct("<BQQ")    # chunk index, offset and length of its pickled part in the spool
+
+
+def _helper(queue: int, notes: int, spool: int, chunk) -> None:
+    """The forked helper: take chunks from the queue until none is left; append each chunk's
+    part, pickled, to the spool file and say where in a note (17 bytes: one atomic pipe write).
+
+    Parts go through a file, not the pipe: a pipe holds 64 KB, so the helper would stall on
+    every part until the main process, itself parsing, came to read it.
+    """
+    end = 0
+    while taken := os.read(queue, 1):
+        i = taken[0]
+        data = pickle.dumps(chunk(i), protocol=pickle.HIGHEST_PROTOCOL)
+        os.pwrite(spool, data, end)
+        os.write(notes, _NOTE.pack(i, end, len(data)))
+        end += len(data)
+
+
+class _Notes:
+    """The main process's side of the helper's notes: parts read back from the spool."""
+
+    def __init__(self, fd: int, spool: int):
+        self.fd, self.spool, self.buf = fd, spool, b""
+        os.set_blocking(fd, False)
+
+    def take(self, parts: dict, *, wait: bool) -> None:
+        """Unpickle every part the helper has noted so far; with ``wait``, every part it will
+        note (until it exits: a helper that dies leaves its chunks missing, not half-read)."""
+        if wait:
+            os.set_blocking(self.fd, True)
+        while True:
+            try:
+                got = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not got:
+                return
+            self.buf += got
+            whole = len(self.buf) - len(self.buf) % _NOTE.size
+            for i, off, n in _NOTE.iter_unpack(self.buf[:whole]):
+                parts[i] = pickle.loads(os.pread(self.spool, n, off))
+            self.buf = self.buf[whole:]
 
 
 def _open(path: str) -> IO[bytes]:
@@ -392,34 +435,38 @@ def _uncount(res: ParseResult, r: dict) -> None:
 def write_csv(rows: list[dict], out: IO[str], chunk: int = 20_000) -> None:
     """CSV with a header, exactly as :func:`csv.writer` writes it (minimal quoting, ``\n``).
 
-    Most rows hold nothing to quote: they are joined directly (a third of the csv module's
-    time); a row with a comma, a quote, a line break or a value that is not text goes through
-    the csv module. Lines are written a chunk at a time (one write per chunk instead of one per
-    row through the terminal's text layer).
+    Most rows hold nothing to quote: a chunk of rows is joined by C-level ``map`` calls, then
+    checked as a whole (a comma, a quote or a line break inside a cell shows as a count that is
+    off); a chunk that fails the check, or holds a value that is not text, goes row by row,
+    through the csv module where a row needs it. One write per chunk.
     """
-    text = itemgetter(*COLUMNS[:-1])         # every column but the line number
     buf = io.StringIO()
     slow = csv.writer(buf, lineterminator="\n")
     slow.writerow(COLUMNS)
-    lines = [buf.getvalue()]
+    out.write(buf.getvalue())
+    text = itemgetter(*COLUMNS[:-1])         # every column but the line number
+    number = itemgetter(COLUMNS[-1])
+    commas = len(COLUMNS) - 1
     for i in range(0, len(rows), chunk):
-        for r in rows[i:i + chunk]:
-            no = r["line"]
-            try:
-                joined = ",".join(text(r))
-            except TypeError:
-                joined = None
-            if (joined is not None and type(no) is int and joined.count(",") == len(COLUMNS) - 2
-                    and '"' not in joined and "\n" not in joined and "\r" not in joined):
-                lines.append(f"{joined},{no}\n")
-            else:
-                buf.seek(0)
-                buf.truncate()
-                slow.writerow([r[c] for c in COLUMNS])
-                lines.append(buf.getvalue())
+        part = rows[i:i + chunk]
+        try:
+            # int.__str__ refuses a line "number" that is None or a float (the csv module
+            # writes those differently); str.join refuses a cell that is not text
+            joined = "".join(map("{},{}\n".format, map(",".join, map(text, part)),
+                                 map(int.__str__, map(number, part))))
+        except TypeError:
+            joined = None
+        if (joined is not None and joined.count(",") == commas * len(part)
+                and joined.count("\n") == len(part) and '"' not in joined and "\r" not in joined):
+            out.write(joined)
+            continue
+        lines = []
+        for r in part:
+            buf.seek(0)
+            buf.truncate()
+            slow.writerow([r[c] for c in COLUMNS])
+            lines.append(buf.getvalue())
         out.write("".join(lines))
-        lines.clear()
-    out.write("".join(lines))
 
 
 def write_json(rows: list[dict], out: IO[bytes]) -> None:

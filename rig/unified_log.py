@@ -31,8 +31,8 @@ Speed: a line is parsed as JSON only if it contains one of a few byte strings (t
 subsystems; powerd's image path ``powerd.bundle``, which every JSON key set of ``log`` carries
 in ``processImagePath``, so powerd's records are found by it) or is shorter than any log record
 (the footer); the rest is counted as ``other`` unparsed. Clean segments (every line ``{…}``)
-are never walked line by line in Python: newlines are located once per block with numpy, the
-needles with ``bytes.find``. When every line of a segment opens like ``log``'s compact output,
+are never walked line by line in Python: :func:`rig.line_scan.clean_lines` finds their
+candidate lines (in C where the extension is built, else numpy and ``bytes.find``). When every line of a segment opens like ``log``'s compact output,
 the product is searched as ``"subsystem":"NAME"``: faster, and blind to the ~7 % of a real
 export where another subsystem's message mentions the product. Otherwise (a pretty record, a
 writer that puts spaces after colons) the bare name is searched and a hit whose compact
@@ -59,18 +59,20 @@ A record that would make a row but has no usable ``timestamp`` is ``rejected``.
 """
 from __future__ import annotations
 
+import gc
 import json
 import mmap
 import re
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 
-import numpy as np
 import orjson
 
 from .events import COLUMNS, Kind, ParseResult, Source
+from .line_scan import clean_lines
 from .pmset import _valid_date, parse_power_message
 from .signatures import Signatures
 
@@ -86,7 +88,6 @@ POWERD_CATEGORY = "sleepWake"
 _POWERD_SUBSYSTEMS = frozenset({POWERD_SUBSYSTEM, "powerd"})
 _POWERD_NEEDLE = b"powerd.bundle"
 _SUBSYSTEM_KEY = b'"subsystem":"'
-_BLANK = np.frombuffer(b" \t\r", dtype=np.uint8)     # JSON whitespace within a line
 PRIVATE = "<private>"
 
 #: Lines the ``log`` tool itself prints before (or between) its JSON output.
@@ -94,6 +95,8 @@ _PREAMBLE = (b"Filtering the log data", b"Skipping info and debug messages",
              b"Skipping debug messages")
 _POWER_SENTENCE = ("Entering Sleep state", "Entering DarkWake state", "DarkWake from",
                    "DarkWake to FullWake", "Wake from")
+_MINUTE = re.compile(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d)\Z", re.ASCII)
+_OFFSET = re.compile(r"[+-]\d{4}\Z", re.ASCII)
 _TS = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d{1,9})?)([+-]\d\d):?(\d\d)\Z",
                  re.ASCII)
 # A pretty-printed record longer than this is not a log record: give up on it.
@@ -107,11 +110,29 @@ _SHORT = 64
 
 
 def iso_timestamp(ts: str) -> str | None:
-    """``2026-07-26 18:11:22.348728+1200`` -> ``2026-07-26T18:11:22.348728+12:00``; None if not one."""
+    """``2026-07-26 18:11:22.348728+1200`` -> ``2026-07-26T18:11:22.348728+12:00``; None if not one.
+
+    This runs once per kept record: the shape ``log`` writes (µs, ``+HHMM``) takes a path of
+    slices and one cached check per minute; any other shape goes through the regex.
+    """
+    if len(ts) == 31 and ts[19] == "." and ts[16] == ":" and ts.isascii():
+        sec = ts[17:26]
+        head = _minute_iso(ts[:16], ts[26:])
+        if head is not None and sec[:2].isdigit() and sec[3:].isdigit():
+            return None if sec[:2] > "59" else f"{head[0]}:{sec}{head[1]}"
     m = _TS.match(ts)
     if m is None or m[2][6:8] > "59" or not _valid_minute(m[1], m[2][:5], m[3], m[4]):
         return None   # a stamp no clock writes (month 13, 25:00): rejected, not a silent NaT
     return f"{m[1]}T{m[2]}{m[3]}:{m[4]}"
+
+
+@lru_cache(maxsize=4096)
+def _minute_iso(minute: str, off: str) -> tuple[str, str] | None:
+    """``("2026-07-26 18:11", "+1200")`` -> ``("2026-07-26T18:11", "+12:00")`` if both are real."""
+    m = _MINUTE.match(minute)
+    if m is None or _OFFSET.match(off) is None or not _valid_minute(m[1], m[2], off[:3], off[3:]):
+        return None
+    return f"{m[1]}T{m[2]}", f"{off[:3]}:{off[3:]}"
 
 
 @lru_cache(maxsize=4096)
@@ -161,7 +182,25 @@ def parse_unified_stream(chunks: Iterable[bytes], host: str,
 
 
 def _run(chunks: Iterable[bytes], host: str, signatures: Signatures | None) -> "_Core":
-    core = _Core(host, signatures)
+    with _no_cycle_collection():
+        return _feed_all(chunks, _Core(host, signatures))
+
+
+@contextmanager
+def _no_cycle_collection():
+    """The cycle collector paused for a parse: each decoded record is a few new containers,
+    so a night's log would trigger ~100 collections, each walking every row kept so far
+    (a quarter of the per-record time). The parser makes no reference cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _feed_all(chunks: Iterable[bytes], core: "_Core") -> "_Core":
     carry: list[bytes] = []       # the start of a line split across blocks
     for chunk in chunks:
         if not chunk:
@@ -299,94 +338,51 @@ class _Core:
     def feed(self, block: bytes, lo: int, size: int) -> None:
         """The whole lines ``block[lo:size]`` (ending with ``\\n``), in segments of about 1 MB.
 
-        Each segment's newlines are found vectorised (numpy); a clean segment (every line
-        ``{…}``, no pretty record open) is then handled without looking at its lines one by
-        one; any other segment goes line by line, so one odd line slows down only its own.
+        A clean segment (every line ``{…}``, no pretty record open) is scanned by
+        :func:`rig.line_scan.clean_lines` without looking at its lines one by one in Python;
+        any other segment goes line by line, so one odd line slows down only its own.
         """
-        if size - lo < _SMALL:   # a few lines: numpy's per-call cost would outweigh its speed
+        if size - lo < _SMALL:   # a few lines: not worth a scan call
             lines = block[lo:size].split(b"\n")
             lines.pop()
             self.feed_lines(lines)
             return
-        a = np.frombuffer(block, dtype=np.uint8, count=size)
         while lo < size:
             hi = block.find(b"\n", min(lo + _SEGMENT, size - 1), size) + 1 or size
             if self.record is None:
-                nl = np.flatnonzero(a[lo:hi] == 0x0A)
-                nl += lo
-                if self._feed_clean(block, a, lo, nl):
+                found = clean_lines(block, lo, hi, self.compact_needles, self.needles, _SHORT)
+                if found is not None:
+                    self._feed_clean(block, *found)
                     lo = hi
                     continue
             lines = block[lo:hi].split(b"\n")
             lines.pop()  # after the final newline
             self.feed_lines(lines)
             lo = hi
-        del a   # an mmap block can only be closed once no array views it
 
-    def _feed_clean(self, block: bytes, a: np.ndarray, lo: int, nl: np.ndarray) -> bool:
-        """Parse the lines ending at newlines ``nl`` (the first starts at ``lo``) if every one is
-        ``{…}``; False (nothing done) if not.
-
-        Nothing loops over lines in Python (a million lines would cost seconds): the shape is
-        checked on the newline positions, and only candidate lines are decoded: those a needle
-        hits and the short ones (the ``{"count":N,"finished":1}`` footer; no log record is short).
+    def _feed_clean(self, block: bytes, count: int, compact: bool, hits: list) -> None:
+        """Count the ``count`` lines of a clean segment and decode its candidate lines ``hits``
+        (index, start, end): the lines a needle hits and the short ones (the footer; no log
+        record is short). In a compact segment every hit is a watched record, powerd's image
+        path or a short line; elsewhere a hit may be a mention of the product in another
+        subsystem's line, which is counted as ``other`` without decoding.
         """
-        starts = np.empty_like(nl)
-        starts[0] = lo
-        starts[1:] = nl[:-1] + 1
-        if not ((a[starts] == 0x7B).all() and (a[nl - 1] == 0x7D).all() and (nl - starts >= 2).all()):
-            return False
-        hi = int(nl[-1]) + 1
-        find = block.find
-        compact = self._compact(block, a, starts)
-        hit_pos = []
-        for needle in self.compact_needles if compact else self.needles:
-            k = find(needle, lo, hi)
-            while k >= 0:
-                hit_pos.append(k)
-                k = find(needle, find(b"\n", k, hi), hi)
-        idx = np.union1d(np.searchsorted(nl, hit_pos), np.flatnonzero(nl - starts < _SHORT))
-        count = len(nl)
         res = self.res
         res.read += count
-        res.other += count - len(idx)
+        res.other += count - len(hits)
         base = self.line_no + 1
         record = self._record
-        if compact:      # every hit is a watched record, powerd's image path or a short line
-            for k, a0, b0 in zip(idx.tolist(), starts[idx].tolist(), nl[idx].tolist()):
+        if compact:
+            for k, a0, b0 in hits:
                 record(block[a0:b0], base + k, checked=True)
         else:
             worth = self._worth_decoding
-            for k, a0, b0 in zip(idx.tolist(), starts[idx].tolist(), nl[idx].tolist()):
+            for k, a0, b0 in hits:
                 if worth(block, a0, b0):
                     record(block[a0:b0], base + k, checked=True)
                 else:
                     res.other += 1      # a mention of the product in another subsystem's line
         self.line_no += count
-        return True
-
-    @staticmethod
-    def _compact(block: bytes, a: np.ndarray, starts: np.ndarray) -> bool:
-        """Whether every line of a clean segment (starting at ``starts``) comes from a compact
-        writer, so that the compact needles find every watched record.
-
-        ``log`` writes every record with the same first key and no spaces
-        (``{"timezoneName":"",…``). The first line's opening up to its first value is taken as
-        the pattern; every line must open with exactly those bytes, followed by no whitespace
-        (the test costs one small gather per segment, not a pass over its bytes). A line from
-        another writer (``{"timezoneName": "",…`` from ``json.dumps``, a different first key)
-        sends the whole segment to the bare needles, which find a record however it is spaced.
-        """
-        lo = int(starts[0])
-        colon = block.find(b'":', lo, lo + 64)
-        if colon < 0 or block[lo + 1:lo + 2] != b'"':
-            return False
-        width = colon + 2 - lo                      # '{"key":'
-        if int(starts[-1]) + width >= len(a):
-            return False
-        head = a[starts[:, None] + np.arange(width + 1)]
-        pattern = a[lo:lo + width]
-        return bool((head[:, :width] == pattern).all() and not np.isin(head[:, width], _BLANK).any())
 
     def feed_lines(self, lines: list[bytes]) -> None:
         """The general path: one line at a time, through the pretty-record state machine."""

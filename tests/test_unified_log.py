@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rig import unified_log
 from rig.events import Kind
 from rig.frame import to_frame
 from rig.signatures import load_signatures, parse_signatures
@@ -503,3 +504,26 @@ def test_ndjson_read_counts_every_line(lines):
     assert_counts_add_up(res)
     if not any(ln.strip() in (b"{", b"[{", b"[") or ln.startswith(b"}") for ln in lines):
         assert res.read == len(lines)  # no pretty records: one unit per line
+
+
+def regex_only_iso_timestamp(ts: str) -> str | None:
+    """The timestamp rule stated once, by the regex (the parser's fast path must agree)."""
+    m = unified_log._TS.match(ts)
+    if m is None or m[2][6:8] > "59" or not unified_log._valid_minute(m[1], m[2][:5], m[3], m[4]):
+        return None
+    return f"{m[1]}T{m[2]}{m[3]}:{m[4]}"
+
+
+STAMP_CHARS = st.sampled_from(list("0123456789 -:.+T9Z٣x"))
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(st.integers(0, 30), STAMP_CHARS), max_size=3), st.integers(28, 33))
+def test_the_timestamp_fast_path_agrees_with_the_regex(edits, length):
+    """Stamps of the shape `log` writes, with characters swapped in (a non-ASCII digit, a
+    month 13, a second 60, a missing offset colon ...), give what the regex alone gives."""
+    ts = list("2026-07-26 18:11:22.348728+1200")
+    for i, c in edits:
+        ts[min(i, len(ts) - 1)] = c
+    ts = "".join(ts)[:length].ljust(length, "0")
+    assert iso_timestamp(ts) == regex_only_iso_timestamp(ts)
