@@ -301,6 +301,31 @@ def test_a_time_that_is_no_instant_raises(t):
         utc_iso(t)
 
 
+def regex_only_utc_iso(t: str) -> str:
+    """The UTC rule stated once, by the regex (utc_iso's fast path must agree)."""
+    if not parse_cli._T.match(t) or t[17:19] > "59":
+        raise ValueError(t)
+    return parse_cli._utc_minute(t[:16], t[-6:]) + t[16:-6] + "+00:00"
+
+
+def outcome(f, t):
+    try:
+        return f(t)
+    except ValueError:
+        return ValueError
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(st.integers(0, 31), st.sampled_from(list("0123456789 -:.+T9Z٣x"))), max_size=3),
+       st.integers(29, 34))
+def test_the_utc_fast_path_agrees_with_the_regex(edits, length):
+    t = list("2026-07-26T18:11:22.348728+12:00")
+    for i, c in edits:
+        t[min(i, len(t) - 1)] = c
+    t = "".join(t)[:length].ljust(length, "0")
+    assert outcome(utc_iso, t) == outcome(regex_only_utc_iso, t)
+
+
 # ---- a big export on two cores -----------------------------------------------------------------
 
 def tricky_export() -> tuple[bytes, int, int]:
