@@ -454,41 +454,40 @@ def _uncount(res: ParseResult, r: dict) -> None:
 
 # ---- writing ---------------------------------------------------------------------------------
 
+_TEXT = itemgetter(*COLUMNS[:-1])            # every column but the line number
+_NUMBER = itemgetter(COLUMNS[-1])
+
+
 def write_csv(rows: list[dict], out: IO[str], chunk: int = 20_000) -> None:
     """CSV with a header, exactly as :func:`csv.writer` writes it (minimal quoting, ``\n``).
 
     Most rows hold nothing to quote: a chunk of rows is joined by C-level ``map`` calls, then
     checked as a whole (a comma, a quote or a line break inside a cell shows as a count that is
-    off); a chunk that fails the check, or holds a value that is not text, goes row by row,
-    through the csv module where a row needs it. One write per chunk.
+    off); a chunk that fails the check, holds a value that is not text or a line "number" that
+    is not an int, goes through the csv module. One write per chunk.
     """
     buf = io.StringIO()
     slow = csv.writer(buf, lineterminator="\n")
     slow.writerow(COLUMNS)
     out.write(buf.getvalue())
-    text = itemgetter(*COLUMNS[:-1])         # every column but the line number
-    number = itemgetter(COLUMNS[-1])
     commas = len(COLUMNS) - 1
     for i in range(0, len(rows), chunk):
         part = rows[i:i + chunk]
+        numbers = list(map(_NUMBER, part))
         try:
-            # int.__str__ refuses a line "number" that is None or a float (the csv module
-            # writes those differently); str.join refuses a cell that is not text
-            joined = "".join(map("{},{}\n".format, map(",".join, map(text, part)),
-                                 map(int.__str__, map(number, part))))
-        except TypeError:
-            joined = None
-        if (joined is not None and joined.count(",") == commas * len(part)
-                and joined.count("\n") == len(part) and '"' not in joined and "\r" not in joined):
-            out.write(joined)
-            continue
-        lines = []
-        for r in part:
-            buf.seek(0)
-            buf.truncate()
-            slow.writerow([r[c] for c in COLUMNS])
-            lines.append(buf.getvalue())
-        out.write("".join(lines))
+            heads = list(map(",".join, map(_TEXT, part)))
+        except TypeError:                     # a cell that is not text
+            heads = None
+        if heads is not None and set(map(type, numbers)) <= {int}:
+            text = "".join([f"{h},{n}\n" for h, n in zip(heads, numbers)])
+            if (text.count(",") == commas * len(part) and text.count("\n") == len(part)
+                    and '"' not in text and "\r" not in text):
+                out.write(text)
+                continue
+        buf.seek(0)
+        buf.truncate()
+        slow.writerows([r[c] for c in COLUMNS] for r in part)
+        out.write(buf.getvalue())
 
 
 def write_json(rows: list[dict], out: IO[bytes]) -> None:

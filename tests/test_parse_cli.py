@@ -407,6 +407,30 @@ def test_a_failed_helper_process_leaves_its_chunks_to_the_main_one(tmp_path, mon
     assert two.counts() == one.counts() and two.rows == one.rows
 
 
+def test_the_csv_of_an_export_parsed_in_chunks_is_what_the_csv_module_writes_of_one_stream(tmp_path,
+                                                                                          monkeypatch):
+    """Chunks parsed by two processes, joined, converted to UTC, sorted and written: byte for
+    byte the csv module's rendering of one stream's rows in UTC."""
+    data, _, _ = tricky_export()
+    f = tmp_path / "unified.ndjson"
+    f.write_bytes(data)
+    monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(parse_cli, "CHUNK", 1 << 16)
+    out, err = io.StringIO(), io.StringIO()
+    out.buffer = io.BytesIO()
+    assert parse_cli.run("unified", [str(f)], signatures=str(SIGS), host="mbp-01", with_other=True,
+                         stdout=out, stderr=err) == 0
+    rows = parse_unified(data, "mbp-01", load_signatures(SIGS)).rows
+    for r in rows:
+        r["t"] = utc_iso(r["t"])
+    rows.sort(key=lambda r: r["t"])
+    expected = io.StringIO()
+    w = csv.writer(expected, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows([[r[c] for c in COLUMNS] for r in rows])
+    assert len(rows) > 400 and out.getvalue() == expected.getvalue()
+
+
 # ---- CSV output --------------------------------------------------------------------------------
 
 CELL = st.one_of(st.text(alphabet=st.sampled_from(list('ab ,"\r\n\x00é\t;\'')), max_size=8),
