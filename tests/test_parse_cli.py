@@ -149,18 +149,32 @@ def test_unified_export_gives_the_products_events_in_utc(tmp_path):
     assert f"{f}: {counts_line(res)}" in p.stderr and "rejected 0" in p.stderr
 
 
-def test_a_file_mapped_in_small_windows_gives_what_one_read_gives(tmp_path, monkeypatch):
+def test_a_file_read_in_small_blocks_gives_what_one_read_gives(tmp_path, monkeypatch):
     data, _ = export(3000)
     f = tmp_path / "unified.ndjson"
     f.write_bytes(data)
     whole = parse_unified(data, "mbp-01", load_signatures(SIGS))
-    monkeypatch.setattr(parse_cli, "WINDOW", 8192)   # many mapped windows, lines split across them
+    monkeypatch.setattr(parse_cli, "BLOCK", 8191)    # many blocks, lines split across them
     rows, results = parse_cli.parse_files([str(f)], "unified", "", host="mbp-01", signatures=load_signatures(SIGS))
     assert results[0].result.counts() == whole.counts()
     assert [r["line"] for r in rows] == [r["line"] for r in whole.rows]
 
 
-def test_a_pipe_that_cannot_be_mapped_is_read_in_blocks(tmp_path):
+@pytest.mark.parametrize("preadv", [True, False])
+def test_reads_give_the_bytes_of_a_range_in_blocks(tmp_path, monkeypatch, preadv):
+    data = os.urandom(100_003)
+    f = tmp_path / "bytes"
+    f.write_bytes(data)
+    if not preadv:                     # a system without preadv reads fresh blocks
+        monkeypatch.delattr(os, "preadv")
+    with open(f, "rb") as fh:
+        for start, end, size in [(0, None, 4096), (17, 99_000, 1000), (5, 6, 4096), (0, 10**9, 1 << 20)]:
+            got = [bytes(b) for b in parse_cli.reads(fh, start, end, size)]
+            assert b"".join(got) == data[start:end]
+            assert all(len(b) <= size for b in got)
+
+
+def test_a_pipe_that_cannot_be_read_at_an_offset_is_read_in_blocks(tmp_path):
     data, kinds = export(3000)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run([sys.executable, "-c", ENTRY, "parse", "--source", "unified", "--signatures", str(SIGS),
@@ -354,7 +368,7 @@ def test_a_big_export_parsed_in_two_halves_gives_what_one_stream_gives(tmp_path,
     f = tmp_path / "unified.ndjson"
     f.write_bytes(data)
     monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(parse_cli, "WINDOW", 1 << 16)
+    monkeypatch.setattr(parse_cli, "BLOCK", 1 << 16)
     one = parse_unified(data, "mbp-01", load_signatures(SIGS))
     with open(f, "rb") as fh:
         cut = parse_cli.split_point(fh, len(data), len(data) // 2)
