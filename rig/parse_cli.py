@@ -149,16 +149,19 @@ def _utc_minute(minute: str, off: str) -> str:
 
 # ---- reading ---------------------------------------------------------------------------------
 
-def blocks(f: IO[bytes], size: int | None = None) -> Iterator[bytes | bytearray]:
-    """The file in blocks read into one reused buffer (a fresh object per block costs page faults)."""
-    size = size or BLOCK
+def _refills(fill, size: int) -> Iterator[bytes | bytearray]:
+    """Blocks of one reused buffer, each refilled by ``fill(view) -> bytes written`` until it
+    writes none (a fresh object per block costs page faults); a short block is copied out, so
+    only a full one is the buffer itself."""
     buf = bytearray(size)
     view = memoryview(buf)
-    while True:
-        n = f.readinto(view)
-        if not n:
-            return
+    while n := fill(view):
         yield buf if n == size else bytes(view[:n])
+
+
+def blocks(f: IO[bytes], size: int | None = None) -> Iterator[bytes | bytearray]:
+    """The file in blocks from where it stands, read into one reused buffer."""
+    return _refills(f.readinto, size or BLOCK)
 
 
 def _regular_size(f: IO[bytes]) -> int | None:
@@ -184,24 +187,17 @@ def reads(f: IO[bytes], start: int = 0, end: int | None = None,
     """
     total = _regular_size(f)
     if total is None:
-        yield from blocks(f, size)
-        return
+        return blocks(f, size)
     end = total if end is None else min(end, total)
-    size = size or BLOCK
-    fd = f.fileno()
-    if not hasattr(os, "preadv"):     # a system without it: one fresh bytes object per block
-        for pos in range(start, end, size):
-            yield os.pread(fd, min(size, end - pos), pos)
-        return
-    buf = bytearray(size)
-    view = memoryview(buf)
-    pos = start
-    while pos < end:
-        n = os.preadv(fd, [view[:min(size, end - pos)]], pos)
-        if not n:
-            return
-        yield buf if n == size else bytes(view[:n])
+    fd, pos = f.fileno(), start
+
+    def fill(view: memoryview) -> int:
+        nonlocal pos
+        n = os.preadv(fd, [view[:end - pos]], pos) if pos < end else 0   # a slice stops at the view
         pos += n
+        return n
+
+    return _refills(fill, size or BLOCK)
 
 
 def split_point(f: IO[bytes], total: int, near: int) -> int | None:

@@ -160,13 +160,10 @@ def test_a_file_read_in_small_blocks_gives_what_one_read_gives(tmp_path, monkeyp
     assert [r["line"] for r in rows] == [r["line"] for r in whole.rows]
 
 
-@pytest.mark.parametrize("preadv", [True, False])
-def test_reads_give_the_bytes_of_a_range_in_blocks(tmp_path, monkeypatch, preadv):
+def test_reads_give_the_bytes_of_a_range_in_blocks(tmp_path):
     data = os.urandom(100_003)
     f = tmp_path / "bytes"
     f.write_bytes(data)
-    if not preadv:                     # a system without preadv reads fresh blocks
-        monkeypatch.delattr(os, "preadv")
     with open(f, "rb") as fh:
         for start, end, size in [(0, None, 4096), (17, 99_000, 1000), (5, 6, 4096), (0, 10**9, 1 << 20)]:
             got = [bytes(b) for b in parse_cli.reads(fh, start, end, size)]
