@@ -1,7 +1,7 @@
 """Build of the one C extension, ``rig._lines`` (everything else is in pyproject.toml).
 
 The extension is optional: where no C compiler is at hand the build goes on without it and
-``rig.unified_log`` scans with numpy instead (same results, about twice the CPU).
+``rig.parse.unified_log`` scans with numpy instead (same results, about twice the CPU).
 """
 from setuptools import Extension, setup
 

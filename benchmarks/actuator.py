@@ -32,10 +32,10 @@ import tty
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from rig.actuators.lcus_relay import LcusRelay  # noqa: E402
-from rig.actuators.rig_v1 import RigV1Actuator  # noqa: E402
-from rig.clock import SystemClock  # noqa: E402
-from rig.lab import Actuator  # noqa: E402
+from rig.drive.actuators.lcus_relay import LcusRelay  # noqa: E402
+from rig.drive.actuators.rig_v1 import RigV1Actuator  # noqa: E402
+from rig.lab.clock import SystemClock  # noqa: E402
+from rig.lab.inventory import Actuator  # noqa: E402
 from rig.twin.firmware import Firmware  # noqa: E402
 from rig.twin.mac import Mac  # noqa: E402
 from rig.twin.relay import RelayBoard  # noqa: E402

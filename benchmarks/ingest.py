@@ -178,15 +178,15 @@ def rig_argv() -> list[str]:
     script = Path(sys.executable).with_name("rig")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from rig.cli import main; sys.argv[0] = 'rig'; main()"]
+    return [sys.executable, "-c", "import sys; from rig.cli.main import main; sys.argv[0] = 'rig'; main()"]
 
 
 FLOOR = "import sys\nwith open(sys.argv[1], 'rb') as f: data = f.read()\n"
 LINES = "import sys\nn = 0\nwith open(sys.argv[1], 'rb') as f:\n    for line in f: n += 1\n"
 FRAME = """import sys
 from rig.frame import to_frame
-from rig.parse_cli import parse_unified_file
-from rig.signatures import load_signatures
+from rig.cli.parse import parse_unified_file
+from rig.parse.signatures import load_signatures
 with open(sys.argv[1], 'rb') as f:
     res = parse_unified_file(f, 'mbp-01', load_signatures(sys.argv[2]))
 df = to_frame(res.rows)

@@ -1,6 +1,6 @@
 """A rack on the twin: wall time and controller CPU for 1, 8 and 32 Macs x 4 cycles.
 
-The controller drives every Mac in its own thread (rig.cycle.CycleRunner.run), exactly as on a
+The controller drives every Mac in its own thread (rig.runner.cycle.CycleRunner.run), exactly as on a
 real rack; the twin runs in its own process. What grows with the number of Macs is the
 controller's own work (SSH sessions, offsets, collection, per-cycle scoring) and the twin's
 (one world, one SSH server per Mac), all on this machine's cores. The goal: 32 Macs in under 3x
@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rig.cycle import Plan  # noqa: E402
-from rig.lab import load_lab  # noqa: E402
-from rig.run import drive, parse_duration, start_run  # noqa: E402
-from rig.suites import SUITES  # noqa: E402
+from rig.runner.cycle import Plan  # noqa: E402
+from rig.lab.inventory import load_lab  # noqa: E402
+from rig.runner.run import drive, parse_duration, start_run  # noqa: E402
+from rig.score.suites import SUITES  # noqa: E402
 from rig.twin.launch import TwinProcess  # noqa: E402
 from rig.twin.serve import MacSpec, TwinConfig  # noqa: E402
 
@@ -92,7 +92,9 @@ class StageCPU:
     def __init__(self):
         import paramiko
 
-        from rig import collect, cycle, derive, ssh
+        from rig.runner import collect, cycle
+        from rig.score import derive
+        from rig.drive import ssh
 
         self.acc: dict = collections.defaultdict(float)
         self.calls: collections.Counter = collections.Counter()

@@ -35,7 +35,8 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 what, run = sys.argv[1], sys.argv[2]
-from rig import derive, report
+from rig.score import derive
+from rig.report import run_report as report
 from rig.run_folder import RunFolder
 if what == "floor":
     n = sum(len(p.read_bytes()) for p in __import__("pathlib").Path(run).rglob("*") if p.is_file())

@@ -2,7 +2,7 @@
 
 Starts a twin lab and a real OpenSSH sshd in front of one of its Macs (``tests/peers.py``:
 ``ForceCommand`` into the twin's door socket, a dedicated ``/bin/sh`` user), then measures with
-the rig's own driver (``rig.ssh.SSHSession``), on one open connection each:
+the rig's own driver (``rig.drive.ssh.SSHSession``), on one open connection each:
 
 - ``true`` through the embedded paramiko door (TCP_NODELAY, the driver's default);
 - ``true`` through the OpenSSH door with TCP_NODELAY, and again with Nagle switched back on
@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from peers import OpenSSHDoor, door_python, door_script, shared_dir  # noqa: E402
-from rig.lab import load_lab  # noqa: E402
-from rig.ssh import SSHSession  # noqa: E402
+from rig.lab.inventory import load_lab  # noqa: E402
+from rig.drive.ssh import SSHSession  # noqa: E402
 from rig.twin.launch import TwinProcess  # noqa: E402
 from rig.twin.serve import TwinConfig  # noqa: E402
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .events import COLUMNS
+from rig.events import COLUMNS
 
 _STR_COLUMNS = ("t_raw", "host", "mac", "source", "kind", "session", "detail", "caps")
 

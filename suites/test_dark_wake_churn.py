@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from rig.suites import SUITES
+from rig.score.suites import SUITES
 
 SUITE = "dark_wake_churn"
 MIN_DARK_WAKES = SUITES[SUITE]["min_dark_wakes"]

@@ -8,7 +8,7 @@ the lengths are the suite.
 """
 import pytest
 
-from rig.suites import SUITES
+from rig.score.suites import SUITES
 
 SUITE = "sleep_length_sweep"
 LENGTHS_S = SUITES[SUITE]["sweep_s"]

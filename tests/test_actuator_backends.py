@@ -6,10 +6,10 @@ import pkgutil
 
 import pytest
 
-import rig.actuators
-from rig.actuator import INTERFACE, ActuatorError, backend_module, load_backend, open_actuator
-from rig.clock import SystemClock
-from rig.lab import ACTUATOR_KINDS, Actuator, LabError, parse_lab
+import rig.drive.actuators
+from rig.drive.actuator import INTERFACE, ActuatorError, backend_module, load_backend, open_actuator
+from rig.lab.clock import SystemClock
+from rig.lab.inventory import ACTUATOR_KINDS, Actuator, LabError, parse_lab
 
 SIG = "signatures.toml"
 HELPERS = {"stable_port"}  # modules of the package that are not backends
@@ -34,7 +34,7 @@ def test_every_backend_documents_a_lab_file_example(kind):
 
 
 def test_every_backend_module_is_a_kind_the_lab_accepts():
-    modules = {m.name for m in pkgutil.iter_modules(rig.actuators.__path__)} - HELPERS
+    modules = {m.name for m in pkgutil.iter_modules(rig.drive.actuators.__path__)} - HELPERS
     assert modules == {backend_module(k).rsplit(".", 1)[1] for k in ACTUATOR_KINDS}
 
 

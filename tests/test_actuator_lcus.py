@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from rig.actuator import ActuatorError, NotSupported
-from rig.actuators.lcus_relay import LcusRelay, decode_frame, frame
-from rig.clock import SystemClock
-from rig.lab import Actuator
+from rig.drive.actuator import ActuatorError, NotSupported
+from rig.drive.actuators.lcus_relay import LcusRelay, decode_frame, frame
+from rig.lab.clock import SystemClock
+from rig.lab.inventory import Actuator
 from rig.twin.relay import RelayBoard
 
 pytestmark = pytest.mark.peer

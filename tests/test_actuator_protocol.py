@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rig.actuator_protocol import Request, find_reply, format_reply, parse_reply, parse_request
+from rig.drive.actuator_protocol import Request, find_reply, format_reply, parse_reply, parse_request
 
 requests = st.one_of(
     st.builds(Request, st.from_regex(r"[0-9]{1,9}", fullmatch=True), st.just("PING")),

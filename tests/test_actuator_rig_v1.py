@@ -13,10 +13,10 @@ import time
 import pytest
 
 from polling import wait_for
-from rig.actuator import ActuatorError
-from rig.actuators.rig_v1 import RigV1Actuator
-from rig.clock import SystemClock
-from rig.lab import Actuator
+from rig.drive.actuator import ActuatorError
+from rig.drive.actuators.rig_v1 import RigV1Actuator
+from rig.lab.clock import SystemClock
+from rig.lab.inventory import Actuator
 from rig.twin.firmware import Firmware
 from rig.twin.mac import Mac
 from rig.twin.world import World

@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from rig.journal import read_journal
-from rig.lab import load_lab
+from rig.lab.inventory import load_lab
 from rig.outcomes import Outcome
 from rig.twin.serve import DEFAULT_MACS, TwinConfig
 from twin_runs import run_night

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from rig import lease
-from rig.cli import main
-from rig.doctor import run_doctor
-from rig.lab import load_lab
+from rig.lab import lease
+from rig.cli.main import main
+from rig.runner.doctor import run_doctor
+from rig.lab.inventory import load_lab
 from rig.twin.launch import TwinProcess
 
 

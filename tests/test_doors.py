@@ -5,10 +5,10 @@ import dataclasses
 
 import pytest
 
-from rig.actuator import ActuatorError, RigV1Actuator
-from rig.actuator_protocol import Request
-from rig.lab import load_lab
-from rig.ssh import HostKeyError, SSHSession, Unreachable
+from rig.drive.actuator import ActuatorError, RigV1Actuator
+from rig.drive.actuator_protocol import Request
+from rig.lab.inventory import load_lab
+from rig.drive.ssh import HostKeyError, SSHSession, Unreachable
 from rig.twin.keys import known_hosts_line, new_key
 from rig.twin.launch import TwinProcess
 

@@ -1,4 +1,4 @@
-"""Specification of the gateway log parsers (rig.gateway_log): ocserv, strongSwan, jsonl."""
+"""Specification of the gateway log parsers (rig.parse.gateway_log): ocserv, strongSwan, jsonl."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rig.events import Kind
 from rig.frame import to_frame
-from rig.gateway_log import (BAD_JSON, BAD_TIME, FORMATS, NO_YEAR, UNTIMED, parse_gateway)
+from rig.parse.gateway_log import (BAD_JSON, BAD_TIME, FORMATS, NO_YEAR, UNTIMED, parse_gateway)
 
 REAL = Path(__file__).parent / "data" / "real"
 OCSERV = REAL / "ocserv_1.1.6_dpd_timeout_and_reconnect.log"

@@ -7,9 +7,9 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from rig.cli import main
-from rig.lab import load_lab
-from rig.ssh import SSHSession
+from rig.cli.main import main
+from rig.lab.inventory import load_lab
+from rig.drive.ssh import SSHSession
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rig.lab import LabError, parse_lab
+from rig.lab.inventory import LabError, parse_lab
 
 SIG = "signatures.toml"
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from rig import lease
+from rig.lab import lease
 
 
 def test_a_second_holder_is_refused_with_who_holds_it(tmp_path):

@@ -8,8 +8,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig import line_scan
-from rig.line_scan import clean_lines_numpy
+from rig.parse import line_scan
+from rig.parse.line_scan import clean_lines_numpy
 
 NAME = b"com.acme.proxy"
 COMPACT = (b'"subsystem":"' + NAME + b'"', b"powerd.bundle")

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from rig.events import Kind
-from rig.gateway_log import parse_gateway
+from rig.parse.gateway_log import parse_gateway
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 

@@ -1,4 +1,4 @@
-"""Specification of ``rig parse`` (rig.parse_cli through the real command line).
+"""Specification of ``rig parse`` (rig.cli.parse through the real command line).
 
 Each test runs the command as a user would (a separate process, the ``rig`` entry point) and
 checks stdout against the pure parsers and pandas' own UTC conversion, and stderr's counts
@@ -21,21 +21,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rig import parse_cli
+from rig.cli import parse as parse_cli
 from rig.events import COLUMNS, Kind
 from rig.frame import to_frame
-from rig.gateway_log import parse_gateway
-from rig.parse_cli import utc_iso
-from rig.pmset import parse_pmset
-from rig.signatures import load_signatures
-from rig.unified_log import parse_unified
+from rig.parse.gateway_log import parse_gateway
+from rig.cli.parse import utc_iso
+from rig.parse.pmset import parse_pmset
+from rig.parse.signatures import load_signatures
+from rig.parse.unified_log import parse_unified
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(__file__).parent / "data" / "real"
 SIGS = ROOT / "rig" / "twin" / "signatures.toml"
 PMSET = REAL / "pmset_log_intel_hackintosh_z390_2021-04.txt"
 OCSERV = REAL / "ocserv_1.1.6_dpd_timeout_and_reconnect.log"
-ENTRY = "import sys; from rig.cli import main; sys.argv[0] = 'rig'; main()"
+ENTRY = "import sys; from rig.cli.main import main; sys.argv[0] = 'rig'; main()"
 
 
 def rig(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -208,7 +208,7 @@ def test_the_streaming_command_never_imports_pandas(tmp_path):
     data, _ = export(200)
     f = tmp_path / "u.ndjson"
     f.write_bytes(data)
-    probe = ("import sys\nfrom rig.cli import main\nsys.argv = ['rig', 'parse', '--source', 'unified', "
+    probe = ("import sys\nfrom rig.cli.main import main\nsys.argv = ['rig', 'parse', '--source', 'unified', "
              f"'--signatures', {str(SIGS)!r}, {str(f)!r}]\n"
              "try:\n    main()\nexcept SystemExit:\n    pass\n"
              "print('PANDAS' if 'pandas' in sys.modules else 'LEAN', file=sys.stderr)\n")

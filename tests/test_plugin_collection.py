@@ -167,7 +167,7 @@ def test_every_suite_collects_one_test_per_mac_with_the_mac_in_its_id(pytester):
 def test_each_suite_names_a_suite_whose_gates_are_declared_in_rig_suites(suite_file):
     import importlib
 
-    from rig.suites import SUITES
+    from rig.score.suites import SUITES
 
     mod = importlib.import_module(f"suites.{suite_file[:-3]}")
     gates = SUITES[mod.SUITE]["gates"]

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import rig
-from rig.suites import SUITES
+from rig.score.suites import SUITES
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
 from twin_runs import truth_cycles

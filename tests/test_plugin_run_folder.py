@@ -8,7 +8,7 @@ import pytest
 
 from fixtures.recorder import RunRecorder, SharedActuatorBank, open_run, suite_plan
 from rig.journal import Journal, cycles_from_journal, merge_parts, part_path, read_run_journal
-from rig.lab import load_lab
+from rig.lab.inventory import load_lab
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import MacSpec, TwinConfig
 from twin_runs import truth_cycles

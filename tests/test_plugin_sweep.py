@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rig.suites import SUITES
+from rig.score.suites import SUITES
 from twin_runs import truth_cycles
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Specification of the ``pmset -g log`` parser (rig.pmset), checked against real public samples."""
+"""Specification of the ``pmset -g log`` parser (rig.parse.pmset), checked against real public samples."""
 from __future__ import annotations
 
 import collections
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rig.events import POWER_KINDS, Kind
 from rig.frame import to_frame
-from rig.pmset import PowerLine, parse_pmset, parse_power_message
+from rig.parse.pmset import PowerLine, parse_pmset, parse_power_message
 
 REAL = Path(__file__).parent / "data" / "real"
 ALL_REAL = sorted(p for p in REAL.iterdir() if p.is_file())

@@ -2,7 +2,7 @@
 import shlex
 
 from rig.events import Kind
-from rig.probe import MARKER, parse_probe, start_line
+from rig.drive.probe import MARKER, parse_probe, start_line
 
 
 def test_probe_lines_become_events_at_their_end_time():

@@ -5,7 +5,7 @@ import io
 import re
 import threading
 
-from rig.progress import Progress, eta_text
+from rig.runner.progress import Progress, eta_text
 
 ESC_UP = re.compile(r"\x1b\[(\d+)F\x1b\[J")
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from report_runs import IMG, RIG_ERROR_REASON, SCRIPT, SECRET, hostile_run
-from rig.cli import main
-from rig.derive import derive_run
+from rig.cli.main import main
+from rig.score.derive import derive_run
 from rig.run_folder import DERIVED
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from rig.events import Kind, row
 from rig.frame import to_frame
-from rig.gates import Gate, judge_all
-from rig.scores import ZOMBIE_MIN_S, analyse_cycle, cycle_failures, score_cycle
+from rig.score.gates import Gate, judge_all
+from rig.score.analysis import ZOMBIE_MIN_S, analyse_cycle, cycle_failures, score_cycle
 
 T0 = pd.Timestamp("2026-11-25T21:00:00Z")
 SLEEP, DARK, DARK_END, WAKE_ACT, FULL, END = 10.5, 900.0, 930.0, 1800.0, 1800.5, 1840.0

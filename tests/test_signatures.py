@@ -1,4 +1,4 @@
-"""Specification of product signature files (rig.signatures)."""
+"""Specification of product signature files (rig.parse.signatures)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from rig.events import Kind
-from rig.signatures import (EXTENSION_KINDS, SignatureError, Signatures, load_signatures,
+from rig.parse.signatures import (EXTENSION_KINDS, SignatureError, Signatures, load_signatures,
                             parse_signatures)
 
 TWIN = Path(__file__).parent.parent / "rig" / "twin" / "signatures.toml"

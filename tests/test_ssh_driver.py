@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from peers import OpenSSHDoor, shared_dir
-from rig.collect import log_show_argv
-from rig.lab import load_lab
-from rig.ssh import SSHError, SSHSession, Unreachable, shell_line
+from rig.runner.collect import log_show_argv
+from rig.lab.inventory import load_lab
+from rig.drive.ssh import SSHError, SSHSession, Unreachable, shell_line
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
 

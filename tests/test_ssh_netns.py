@@ -17,13 +17,13 @@ import pytest
 
 from peers import Netns, OpenSSHDoor, lab_with_mac_at, shared_dir
 from polling import wait_for
-from rig.collect import ATTEMPTS, REMOTE_UNIFIED
-from rig.cycle import Plan
+from rig.runner.collect import ATTEMPTS, REMOTE_UNIFIED
+from rig.runner.cycle import Plan
 from rig.journal import cycles_from_journal, read_journal
-from rig.lab import load_lab
-from rig.pmset import parse_pmset
-from rig.run import drive, start_run
-from rig.suites import SUITES
+from rig.lab.inventory import load_lab
+from rig.parse.pmset import parse_pmset
+from rig.runner.run import drive, start_run
+from rig.score.suites import SUITES
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import MacSpec, TwinConfig
 

@@ -15,17 +15,17 @@ import pandas as pd
 import pytest
 
 from peers import OpenSSHDoor, lab_with_mac_at, shared_dir
-from rig.actuator import RigV1Actuator
-from rig.collect import REMOTE_UNIFIED, log_show_argv, unified_to_file_line
+from rig.drive.actuator import RigV1Actuator
+from rig.runner.collect import REMOTE_UNIFIED, log_show_argv, unified_to_file_line
 from rig.journal import cycles_from_journal, read_journal
-from rig.lab import load_lab
-from rig.pmset import parse_pmset
-from rig.signatures import load_signatures
-from rig.ssh import HostKeyError, SSHError, SSHSession, Unreachable
+from rig.lab.inventory import load_lab
+from rig.parse.pmset import parse_pmset
+from rig.parse.signatures import load_signatures
+from rig.drive.ssh import HostKeyError, SSHError, SSHSession, Unreachable
 from rig.twin.keys import known_hosts_line, new_key
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import MacSpec, TwinConfig
-from rig.unified_log import parse_unified
+from rig.parse.unified_log import parse_unified
 from twin_runs import run_night
 
 pytestmark = pytest.mark.peer

@@ -20,7 +20,7 @@ def _run(args, cwd):
 
 
 def test_rig_run_on_the_default_twin_writes_a_run_folder_and_prints_the_report(tmp_path):
-    p = _run([sys.executable, "-m", "rig.cli", "run", "--build", "twin:naive", "--cycles", "1", "--dwell", "20m",
+    p = _run([sys.executable, "-m", "rig.cli.main", "run", "--build", "twin:naive", "--cycles", "1", "--dwell", "20m",
               "--reports", str(tmp_path)], tmp_path)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()

@@ -1,4 +1,4 @@
-"""Specification of the timeline (rig.timeline): one clock for every host, one power series.
+"""Specification of the timeline (rig.score.timeline): one clock for every host, one power series.
 
 Clock tests build synthetic frames from a known truth: each event happens at a true controller
 instant; the host stamps it with its own clock (skew, drift, a step at the wake) in its own UTC
@@ -16,9 +16,9 @@ import pytest
 
 from rig.events import Kind, row
 from rig.frame import to_frame
-from rig.pmset import parse_pmset
-from rig.timeline import correct, match_seconds, offsets_frame, phases, power_events
-from rig.unified_log import parse_unified
+from rig.parse.pmset import parse_pmset
+from rig.score.timeline import correct, match_seconds, offsets_frame, phases, power_events
+from rig.parse.unified_log import parse_unified
 
 T0 = 1_795_000_000.0          # a controller instant (2026-11-17), epoch seconds
 RTT = 0.010                   # round trip of every offset measurement

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from report_runs import simulated_run
-from rig import trend
-from rig.cli import main
-from rig.derive import derive_run
+from rig.report import trend
+from rig.cli.main import main
+from rig.score.derive import derive_run
 
 NIGHTS = 4
 

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from batch_nights import batch_run
-from rig.cli import main
-from rig.cycle import Plan
+from rig.cli.main import main
+from rig.runner.cycle import Plan
 from rig.journal import read_journal
-from rig.lab import parse_lab
-from rig.run import start_run
+from rig.lab.inventory import parse_lab
+from rig.runner.run import start_run
 from rig.twin.serve import TwinConfig
 from rig.twin.simulate import SIGNATURES, SimPlan, fleet, simulate
 
@@ -162,7 +162,7 @@ def test_a_mac_that_never_wakes_is_a_dut_hang_not_a_crash(tmp_path):
     specs = fleet(2)
     specs[1].fault = "never_wakes"
     sim = simulate(TwinConfig(build="naive", macs=specs), SimPlan(cycles_per_night=2, dwell_s=1200), tmp_path)
-    from rig.derive import derive_run
+    from rig.score.derive import derive_run
 
     scores = derive_run(sim.run_dir)
     assert scores["outcomes"].get("dut_hang") == 2  # the hang, then the night's remaining cycle

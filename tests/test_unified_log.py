@@ -1,4 +1,4 @@
-"""Specification of the ``log show`` parser (rig.unified_log), on real samples and own fixtures."""
+"""Specification of the ``log show`` parser (rig.parse.unified_log), on real samples and own fixtures."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig import unified_log
+from rig.parse import unified_log
 from rig.events import Kind
 from rig.frame import to_frame
-from rig.signatures import load_signatures, parse_signatures
-from rig.unified_log import (POWERD_SUBSYSTEM, decode_record, iso_timestamp, parse_unified,
+from rig.parse.signatures import load_signatures, parse_signatures
+from rig.parse.unified_log import (POWERD_SUBSYSTEM, decode_record, iso_timestamp, parse_unified,
                              parse_unified_stream)
 
 ROOT = Path(__file__).parent.parent

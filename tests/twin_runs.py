@@ -11,10 +11,10 @@ from typing import Callable
 
 import pandas as pd
 
-from rig.cycle import Plan
-from rig.lab import Lab, load_lab
-from rig.run import drive, start_run
-from rig.suites import SUITES
+from rig.runner.cycle import Plan
+from rig.lab.inventory import Lab, load_lab
+from rig.runner.run import drive, start_run
+from rig.score.suites import SUITES
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
 

@@ -20,11 +20,11 @@ def main(argv=None) -> None:
     sh.add_argument("--home", default=None, help="the host's files directory (default: beside the socket)")
     a = p.parse_args(argv)
     if a.cmd == "shell":
-        from .shell_door import main as door
+        from rig.twin.shell_door import main as door
 
         door(["--socket", a.socket, "--host", a.host] + (["--home", a.home] if a.home else []))
         return
-    from .serve import TwinConfig, serve
+    from rig.twin.serve import TwinConfig, serve
 
     cfg = TwinConfig.from_json(a.config) if a.config else TwinConfig()
     serve(a.dir, cfg)

@@ -30,7 +30,7 @@ import tty
 from collections import OrderedDict
 from pathlib import Path
 
-from ..actuator_protocol import PROTOCOL, Request, format_reply, parse_request
+from rig.drive.actuator_protocol import PROTOCOL, Request, format_reply, parse_request
 
 FIRMWARE = "twin-1.2.0"
 

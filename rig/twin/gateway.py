@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import formats
+from rig.twin import formats
 
 
 @dataclass

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from .serve import TwinConfig
+from rig.twin.serve import TwinConfig
 
 
 class TwinProcess:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import uuid
 
-from . import formats
+from rig.twin import formats
 
 POWERD = "com.apple.powerd"
 EXT_PATH = ("/Library/SystemExtensions/4B1F0C55-6E0D-4C7C-9A55-0D6C1F2B7A10/"
@@ -32,7 +32,7 @@ class Mac:
     def __init__(self, world, name: str, serial: int, *, kind: str = "laptop", skew: float = 0.0,
                  utc_offset_min: int = 0, build: str = "naive", dark_interval_s: float = 900.0,
                  fault: str = "", macos: str = "15.3", network_change: float = 0.0):
-        from .builds import model
+        from rig.twin.builds import model
 
         self.world = world
         self.name = name
@@ -267,7 +267,7 @@ class Mac:
     def install(self, build: str, version: str) -> None:
         """A new build of the extension replaces the running one (what ``installer -pkg`` does):
         the old process logs its tunnel down and says goodbye to the gateway, the new one connects."""
-        from .builds import model
+        from rig.twin.builds import model
 
         new_cls = model(build)
         old = self.ext

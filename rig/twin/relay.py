@@ -17,7 +17,7 @@ import tty
 from pathlib import Path
 from typing import Callable
 
-from ..actuators.lcus_relay import HEADER, decode_frame
+from rig.drive.actuators.lcus_relay import HEADER, decode_frame
 
 
 class RelayBoard:

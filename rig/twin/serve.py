@@ -17,16 +17,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..clock import ScaledClock
-from . import keys
-from .files import MacFiles, files_dir
-from .firmware import Firmware
-from .gateway import Gateway
-from .mac import Mac
-from .shell import gateway_shell, mac_shell
-from .shell_door import DoorSocket
-from .sshd import TwinSSHServer
-from .world import World
+from rig.lab.clock import ScaledClock
+from rig.twin import keys
+from rig.twin.files import MacFiles, files_dir
+from rig.twin.firmware import Firmware
+from rig.twin.gateway import Gateway
+from rig.twin.mac import Mac
+from rig.twin.shell import gateway_shell, mac_shell
+from rig.twin.shell_door import DoorSocket
+from rig.twin.sshd import TwinSSHServer
+from rig.twin.world import World
 
 USER = "rig"
 
@@ -124,7 +124,7 @@ class TwinLab:
         self.firmware.answers = cfg.actuator_answers
         self.firmware.start()
         shutil.copy(Path(__file__).with_name("signatures.toml"), root / "signatures.toml")
-        from .builds import write_packages
+        from rig.twin.builds import write_packages
 
         write_packages(root / "pkgs")  # build manifests for `rig install`
         lab = root / "lab.toml"

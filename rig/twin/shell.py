@@ -92,7 +92,7 @@ PROBE_MARKER = "rig-probe"
 
 def _start_probe(world, mac, argv: list[str], files) -> Result:
     """``nohup /bin/sh -c LOOP rig-probe URL LOG INTERVAL``: the twin runs the loop's emulation."""
-    from .probe import TwinProbe
+    from rig.twin.probe import TwinProbe
 
     i = argv.index(PROBE_MARKER)
     try:

@@ -11,7 +11,7 @@ has (SSH connects, round trips, ``log show`` taking a second):
     dwell -> wake (lid open or power press) -> wait for SSH -> wait for the tunnel -> hold for
     the alert grace -> collect pmset log, unified log and gateway log -> offset -> done
 
-and writes what the rig writes: ``run.json`` (same keys as ``rig.run.start_run``), the product's
+and writes what the rig writes: ``run.json`` (same keys as ``rig.runner.run.start_run``), the product's
 ``signatures.toml``, ``journal.jsonl`` (cycle_start, step, offset, build, action, cycle_end with
 ``collected`` true and a placeholder outcome that scoring recomputes) and ``raw/<mac>/<cycle>/``
 with ``pmset.log``, ``unified.ndjson``, ``gateway.log`` and ``collect.json``. The log text comes
@@ -43,17 +43,17 @@ from types import SimpleNamespace
 
 import orjson
 
-from .. import __version__
-from ..collect import host_window, log_show_argv, log_time
-from ..cycle import Plan
-from ..outcomes import Outcome
-from ..run_folder import RunFolder
-from ..suites import SUITES
-from .gateway import Gateway
-from .mac import Mac
-from .serve import DEFAULT_MACS, MacSpec, TwinConfig
-from .shell import gateway_shell, mac_shell
-from .world import World
+from rig import __version__
+from rig.runner.collect import host_window, log_show_argv, log_time
+from rig.runner.cycle import Plan
+from rig.outcomes import Outcome
+from rig.run_folder import RunFolder
+from rig.score.suites import SUITES
+from rig.twin.gateway import Gateway
+from rig.twin.mac import Mac
+from rig.twin.serve import DEFAULT_MACS, MacSpec, TwinConfig
+from rig.twin.shell import gateway_shell, mac_shell
+from rig.twin.world import World
 
 SIGNATURES = Path(__file__).with_name("signatures.toml")
 SUBSYSTEM = "com.example.twinproxy"
@@ -333,7 +333,7 @@ class Night:
         return at
 
     def await_ssh(self, mac: Mac, deadline_s: float):
-        """``rig.ssh.wait_reachable``: try, back off 1, 2, 4 ... 15 s, give up after the deadline."""
+        """``rig.drive.ssh.wait_reachable``: try, back off 1, 2, 4 ... 15 s, give up after the deadline."""
         w, ctl = self.world, self.ctl
         end, delay = w.now + deadline_s, 1.0
         while True:
@@ -376,7 +376,7 @@ class Night:
 
 class Batch:
     def __init__(self, cfg: TwinConfig, plan: SimPlan, out: Path, command: list[str] | None):
-        from .builds import model
+        from rig.twin.builds import model
 
         model(cfg.build)  # an unknown model is a clear error before anything is written
         if plan.nights < 1 or plan.cycles_per_night < 1:

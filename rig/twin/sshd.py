@@ -14,7 +14,7 @@ from typing import Callable
 
 import paramiko
 
-from .files import MacFiles, RootedSFTP
+from rig.twin.files import MacFiles, RootedSFTP
 
 Handler = Callable[[str], tuple[bytes, bytes, int]]
 

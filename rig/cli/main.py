@@ -1,0 +1,420 @@
+"""The ``rig`` command line (click): run, score, report, parse.
+
+``rig run`` with no ``--lab`` starts the embedded twin lab (simulated Macs, actuator, gateway)
+and runs on it; with ``--lab FILE`` it drives the rack the file describes.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from rig import __version__
+
+
+def _fmt_cycle(rec: dict, total: int) -> str:
+    if rec.get("outcome") in ("rig_error", "dut_hang", "unknown") and "sleep_s" not in rec:
+        return f"{rec['mac']:<8}  cycle {rec['cycle']}/{total}  {rec['outcome'].upper()}: {rec.get('reason', '')}"
+    ttt = rec.get("ttt_s")
+    ttt_txt = "censored" if rec.get("ttt_censored") else (f"{ttt:.2f} s" if ttt is not None else "n/a")
+    mins = (rec.get("sleep_s") or 0) / 60
+    return (f"{rec['mac']:<8}  cycle {rec['cycle']}/{total}  sleep {mins:.0f}m ({rec.get('dark_wakes', 0)} dark wakes)"
+            f"  reconnects {rec.get('reconnects_in_sleep', 0)}  false alerts {rec.get('false_alerts', 0)}"
+            f"  TTT {ttt_txt}  {str(rec.get('outcome', '')).upper()}")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="rig")
+def main() -> None:
+    """Sleep/wake test rig for macOS network extensions."""
+
+
+@main.command()
+@click.option("--lab", "lab_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="lab.toml of a real rack (default: start the embedded twin lab)")
+@click.option("--build", default="twin:naive", show_default=True,
+              help="build under test; on the twin, twin:MODEL picks the extension model")
+@click.option("--cycles", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--dwell", default="45m", show_default=True, help="sleep per cycle (45m, 2h, 90s)")
+@click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
+@click.option("--reports", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where run folders land (default: the lab's, else ./reports)")
+@click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="continue an interrupted run folder")
+@click.option("--scale", default=200.0, show_default=True, help="twin only: virtual seconds per wall second")
+@click.option("--seed", default=1, show_default=True, help="twin only: random seed of the simulated lab")
+@click.option("--hang-limit", default=2, show_default=True, type=click.IntRange(1),
+              help="hangs after which a Mac is marked unhealthy and skipped for the rest of the run")
+@click.option("--retries", default=1, show_default=True, type=click.IntRange(0),
+              help="times a cycle that ended rig_error (the rig's fault) is run again")
+@click.option("-q", "--quiet", is_flag=True, help="no progress (cycle results and the report path only)")
+def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang_limit, retries, quiet) -> None:
+    """Run sleep/wake cycles and write a run folder with a report."""
+    from rig.runner.cycle import Plan
+    from rig.score.gates import Gate
+    from rig.lab.inventory import LabError, load_lab
+    from rig.runner.run import drive, parse_duration, start_run
+    from rig.run_folder import RunFolder
+    from rig.score.suites import SUITES
+
+    meta = None
+    if resume:
+        try:
+            meta = RunFolder(resume).meta()
+        except FileNotFoundError as e:
+            raise click.ClickException(str(e))
+        build, cycles = meta["build"], meta["plan"]["cycles"]
+        if lab_path is None and not meta["lab"].get("virtual"):
+            raise click.UsageError(f"{resume} ran on lab {meta['lab']['name']!r}: give its lab file with --lab")
+    try:
+        dwell_s = parse_duration(dwell)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--dwell")
+    twin = None
+    if lab_path is None:
+        if not build.startswith("twin:"):
+            raise click.UsageError("without --lab the rig runs on the twin: use --build twin:MODEL")
+        from rig.twin.launch import TwinProcess  # the code that starts the twin
+        from rig.twin.serve import TwinConfig
+
+        twin = TwinProcess(TwinConfig(build=build.split(":", 1)[1], scale=scale, seed=seed))
+        try:
+            lab_path = twin.start()
+        except (RuntimeError, ValueError) as e:
+            raise click.ClickException(f"twin lab did not start: {e}")
+        click.echo(f"twin lab: {len(load_lab(lab_path).macs)} Macs, clock x{scale:g}, build {build}")
+    folder = None
+    try:
+        try:
+            lab = load_lab(lab_path)
+            wanted = list(meta["macs"]) if meta else [m for m in macs.split(",") if m]
+            selected = lab.select(wanted)
+        except LabError as e:
+            raise click.ClickException(str(e))
+        if meta:
+            plan = Plan(**meta["plan"], gates=[Gate.from_dict(g) for g in meta["gates"]])
+            folder = RunFolder(resume)
+            click.echo(f"resuming {folder.path.name}: {plan.cycles} cycles per Mac, finished cycles kept")
+        else:
+            plan = Plan(build=build, cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]),
+                        hang_limit=hang_limit, rig_retries=retries)
+            out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
+            folder = start_run(lab, plan, out, command=["rig", *sys.argv[1:]], macs=selected)
+        from rig.lab.lease import LeaseBusy
+
+        stop = threading.Event()
+        # First Ctrl-C: finish the current step, wake what was put to sleep, journal the cycle as
+        # interrupted. A second one is the default KeyboardInterrupt.
+        def on_sigint(*_):
+            stop.set()
+            click.echo("stopping: finishing the current step of every Mac (Ctrl-C again to abort)", err=True)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, on_sigint)
+        from rig.runner.progress import Progress
+
+        # Progress on stderr (redrawn lines on a terminal, timestamped lines in CI); the cycle
+        # results on stdout, printed around the redrawn block.
+        progress = Progress(quiet=quiet, refresh_s=1.0)
+        wall_per_cycle = (plan.dwell_s + plan.grace_s + 120) / lab.clock().scale
+        for m in selected:
+            progress.plan(m.name, plan.cycles, wall_per_cycle)
+
+        def cycle_done(rec: dict) -> None:
+            progress.on_cycle(rec)
+            progress.pause()
+            click.echo(_fmt_cycle(rec, plan.cycles))
+            progress.resume()
+
+        try:
+            scores = drive(lab, folder, plan, selected, stop=stop, on_cycle=cycle_done,
+                           on_step=progress.on_step)
+        except LeaseBusy as e:
+            raise click.ClickException(str(e))
+        finally:
+            progress.close()
+        click.echo(f"verdict: {scores['verdict'].upper()}")
+        if stop.is_set():
+            click.echo(f"interrupted: every Mac finished its step and was left awake; "
+                       f"resume with: rig run --resume {folder.path}")
+        click.echo(f"report: {folder.report_html}")
+    finally:
+        if twin is not None:
+            truth = twin.stop()
+            if truth and folder is not None:
+                import json
+
+                (folder.path / "twin-truth.json").write_text(json.dumps(truth))
+            twin.cleanup()
+    sys.exit(130 if stop.is_set() else 0)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def score(run_dir) -> None:
+    """Re-derive events, cycles, scores and reports of RUN_DIR from raw/ and the journal."""
+    from rig.score.derive import derive_run
+
+    s = derive_run(run_dir)
+    click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def report(run_dir) -> None:
+    """Rebuild report.html and summary.md of RUN_DIR (re-deriving what they need)."""
+    from rig.score.derive import derive_run
+
+    derive_run(run_dir)
+    click.echo(f"report: {Path(run_dir) / 'report.html'}")
+
+
+
+@main.command()
+@click.option("--lab", "lab_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="lab.toml of a real rack (default: start the embedded twin lab)")
+@click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
+@click.option("--build", default=None, help="also check the extension is at this build")
+@click.option("--fix", is_flag=True, help="apply the safe fixes (pmset settings, log persistence)")
+def doctor(lab_path, macs, build, fix) -> None:
+    """Check every entry of a lab (SSH, host keys, actuators, gateway, extension, clocks, settings)."""
+    from rig.runner.doctor import run_doctor, table
+    from rig.lab.inventory import LabError, load_lab
+
+    twin = None
+    if lab_path is None:
+        from rig.twin.launch import TwinProcess  # the code that starts the twin
+
+        twin = TwinProcess()
+        lab_path = twin.start()
+    try:
+        try:
+            lab = load_lab(lab_path)
+            selected = lab.select([m for m in macs.split(",") if m])
+        except LabError as e:
+            raise click.ClickException(str(e))
+        findings = run_doctor(lab, selected, build, fix)
+        click.echo(table(findings))
+        bad = [x for x in findings if x.status == "fail"]
+    finally:
+        if twin is not None:
+            twin.stop()
+            twin.cleanup()
+    sys.exit(1 if bad else 0)
+
+
+@main.group()
+def lease() -> None:
+    """Leases on Macs: which run holds which Mac (they expire by themselves)."""
+
+
+def _lease_folder(lab_path):
+    from rig.lab.inventory import LabError, load_lab
+
+    try:
+        lab = load_lab(lab_path)
+    except LabError as e:
+        raise click.ClickException(str(e))
+    return lab, lab.lease_folder
+
+
+@lease.command("list")
+@click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def lease_list(lab_path) -> None:
+    """List the leases of a lab's Macs."""
+    import time
+
+    from rig.lab import lease as leases
+
+    _, folder = _lease_folder(lab_path)
+    rows = leases.list_leases(folder)
+    if not rows:
+        click.echo("no leases")
+    for x in rows:
+        state = "stale" if x.stale else f"{(x.expires - time.time()) / 60:.0f} min left"
+        click.echo(f"{x.mac:<40} {x.holder:<32} {x.host} pid {x.pid}  {state}")
+
+
+@lease.command("release")
+@click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("macs", nargs=-1, required=True)
+def lease_release(lab_path, macs) -> None:
+    """Release the leases on MACS (names or tags), whoever holds them."""
+    from rig.lab import lease as leases
+    from rig.lab.inventory import LabError
+
+    lab, folder = _lease_folder(lab_path)
+    try:
+        selected = lab.select(list(macs))
+    except LabError as e:
+        raise click.ClickException(str(e))
+    for m in selected:
+        click.echo(f"{m.name}: {'released' if leases.release(folder, leases.key(m)) else 'no lease'}")
+
+
+@main.command("parse")
+@click.option("--source", required=True, metavar="pmset|unified|gateway[:FORMAT]",
+              help="what the files are; a gateway's FORMAT is ocserv (default), strongswan or jsonl")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--signatures", default=None, metavar="FILE",
+              help="unified only: the product's signature file (maps its records to event kinds)")
+@click.option("--format", "out_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--host", default=None, help="the host column (default: each file's name without suffix)")
+@click.option("--clients", default="", metavar="USER=MAC,...", help="gateway only: gateway user -> Mac")
+@click.option("--other", "with_other", is_flag=True, help="also print rows of kind other")
+def parse(source, files, signatures, out_format, host, clients, with_other) -> None:
+    """Print the canonical events of log FILES (times in UTC); on stderr, what became of every line."""
+    # numpy (newline search) needs no BLAS here, and OpenBLAS's thread pool spins a core for
+    # ~0.1 s at import, taking it from the two parsing processes
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # a one-shot command that makes no reference cycles: the cycle collector would only walk
+    # the rows again and again as they pile up (~10 % of the command's time on a night's log)
+    gc.disable()
+    from rig.cli.parse import BadOption, CannotRead, run as run_parse  # lean: no pandas on this path
+
+    try:
+        code = run_parse(source, list(files), signatures=signatures, out_format=out_format, host=host,
+                         clients=clients, with_other=with_other, stdout=sys.stdout, stderr=sys.stderr)
+    except BadOption as e:
+        raise click.UsageError(str(e))
+    except CannotRead as e:
+        raise click.ClickException(str(e))
+    sys.exit(code)
+
+
+@main.group()
+def twin() -> None:
+    """The simulated lab on its own (no hardware, no SSH)."""
+
+
+@twin.command("simulate")
+@click.option("--build", "model", default="naive", show_default=True,
+              help="extension build model (naive, darkwake-aware, lazy, flaky-handshake, keepalive-offload, "
+                   "zombie); twin:MODEL also accepted")
+@click.option("--nights", default=1, show_default=True, type=click.IntRange(1), help="nights per Mac")
+@click.option("--macs", "n_macs", default=1, show_default=True, type=click.IntRange(1), help="Macs in the lab")
+@click.option("--cycles-per-night", default=8, show_default=True, type=click.IntRange(1))
+@click.option("--dwell", default="1h", show_default=True, help="sleep per cycle (45m, 1h, 90s)")
+@click.option("--dpd-timeout", default=30, show_default=True, type=click.IntRange(1),
+              help="the gateway's DPD setting in seconds (a silent session is torn down after 3x this)")
+@click.option("--dark-wake-interval", default="15m", show_default=True,
+              help="mean time between maintenance dark wakes (15m, 900s)")
+@click.option("--network-change", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="chance that a wake from sleep finds the Mac on another network")
+@click.option("--seed", default=1, show_default=True, help="random seed (same seed, same bytes)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where the run folder and truth.json go (default: reports/sim-MODEL-seedN)")
+@click.option("--score/--no-score", default=True, show_default=True, help="score the run folder afterwards")
+def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dpd_timeout, dark_wake_interval, network_change,
+                  seed, out, score) -> None:
+    """Run Mac-nights on virtual time, as fast as the CPU allows; write a run folder the rig
+    scores unchanged (rig score RUN), and the twin's ground truth next to it."""
+    import time
+
+    from rig.runner.run import parse_duration
+    from rig.twin.serve import TwinConfig
+    from rig.twin.simulate import SimPlan, fleet, simulate
+
+    model = model.split(":", 1)[1] if model.startswith("twin:") else model
+    try:
+        dwell_s = parse_duration(dwell)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--dwell")
+    try:
+        interval_s = parse_duration(dark_wake_interval)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--dark-wake-interval")
+    macs = fleet(n_macs)
+    for m in macs:
+        m.network_change = network_change
+    cfg = TwinConfig(build=model, seed=seed, macs=macs, dpd_s=dpd_timeout, dark_interval_s=interval_s)
+    plan = SimPlan(nights=nights, cycles_per_night=cycles_per_night, dwell_s=dwell_s)
+    out = out or Path("reports") / f"sim-{model}-seed{seed}"
+    t0 = time.perf_counter()
+    try:
+        sim = simulate(cfg, plan, out, command=["rig", *sys.argv[1:]])
+    except (ValueError, FileExistsError) as e:
+        raise click.ClickException(str(e))
+    wall = time.perf_counter() - t0
+    click.echo(f"simulated {sim.mac_nights} Mac-nights ({sim.cycles} cycles, {sim.virtual_s / 3600:.1f} Mac-hours) "
+               f"in {wall:.2f} s: x{sim.virtual_s / wall:,.0f} real time")
+    click.echo(f"run: {sim.run_dir}")
+    click.echo(f"truth: {sim.truth_path}")
+    if score:
+        from rig.score.derive import derive_run
+
+        s = derive_run(sim.run_dir)
+        click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
+
+
+
+@main.command("compare")
+@click.argument("base_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("cand_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where compare.html and compare.md go (default: the candidate's run folder)")
+def compare_cmd(base_run, cand_run, out_dir) -> None:
+    """Is CAND_RUN's build better or worse than BASE_RUN's? Each metric's change, 95 % interval,
+    test, and words (better / worse / no evidence of change) in compare.html and compare.md."""
+    from rig.report import compare
+
+    try:
+        c = compare.compare_runs(base_run, cand_run)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e))
+    html_path, md_path = compare.write(c, out_dir or cand_run)
+    click.echo(f"{c.cand.name} against {c.base.name}: {c.verdict.upper()}")
+    for m in c.metrics:
+        if m.words != compare.NO_EVIDENCE:
+            click.echo(f"  {m.label}: {m.words} (adjusted p {compare._p(m.q)})")
+    click.echo(f"compare: {html_path}")
+    click.echo(f"compare: {md_path}")
+
+
+@main.command("trend")
+@click.argument("reports_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where trend.parquet and trend.html go (default: REPORTS_DIR)")
+def trend_cmd(reports_dir, out_dir) -> None:
+    """Index every run folder in REPORTS_DIR (trend.parquet) and draw each headline metric over
+    time per build, with its gate (trend.html)."""
+    from rig.report import trend
+
+    pq, page, idx = trend.write(reports_dir, out_dir)
+    click.echo(f"indexed {len(idx.runs)} runs ({len(set(idx.runs['build'])) if len(idx.runs) else 0} builds)"
+               + (f", {len(idx.skipped)} folders skipped (listed in the page)" if idx.skipped else ""))
+    click.echo(f"index: {pq}")
+    click.echo(f"trend: {page}")
+
+
+
+@main.command()
+@click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--build", "pkg", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="the package to install (a .pkg; on the twin, a build manifest from its pkgs/ folder)")
+@click.option("--expect", default=None, help="version systemextensionsctl must show (default: from the file name)")
+@click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
+def install(lab_path, pkg, expect, macs) -> None:
+    """Install a build of the extension on Macs over SFTP and verify the running version."""
+    from rig.runner.install import expected_version, install as do_install
+    from rig.lab.inventory import LabError, load_lab
+    from rig.outcomes import RigError
+
+    try:
+        lab = load_lab(lab_path)
+        selected = lab.select([m for m in macs.split(",") if m])
+        want = expect or expected_version(pkg)
+    except (LabError, RigError) as e:
+        raise click.ClickException(str(e))
+    results = [do_install(lab, m, pkg, want) for m in selected]
+    for r in results:
+        click.echo(f"{r.mac:<10} {'OK' if r.ok else 'FAILED':<7} {r.installed or r.detail}")
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""The rig's own actuator (``kind = "rig-v1"``): protocol v1 over pyserial (DESIGN.md).
+
+Config example (``lab.toml``)::
+
+    [[actuator]]
+    name = "act-1"
+    kind = "rig-v1"
+    port = "/dev/serial/by-id/usb-rig-actuator-E66138935F4B-if00"  # the stable name, never /dev/ttyACM0
+    timeout_s = 2.0     # wall seconds per attempt; a power press adds its own duration
+    reopen_s = 10.0     # wall seconds to find the device again after it re-enumerates
+
+    [[mac]]
+    name = "mbp-01"
+    actuator = "act-1"
+    channel = 1          # the actuator channel wired to this Mac's lid and power button
+    sleep_by = "lid"
+    wake_by = "lid"
+
+What it guarantees, and why:
+
+- **Retries never double an action.** Every request carries an id. With no reply within the
+  timeout the *same* line (same id) is sent again; the firmware answers a repeated id from its
+  memory without acting again. A doubled power press would put the Mac straight back to sleep.
+- **The device is checked at open.** ``PING`` must report protocol 1 and firmware 1.0 or later
+  (the first that remembers ids: with an older one a retry *could* double a press).
+- **Unplugged is not fatal.** If the port fails (USB unplugged, the adapter re-enumerated), the
+  driver closes it, re-opens the stable path (waiting up to ``reopen_s``) and resends the same
+  id. The MCU kept running, so its id memory survives and the action happens at most once. If the
+  device does not come back, the ``ActuatorError`` lists every attempt's problem.
+- **An ``ERR`` reply is an answer**, not a transient: raised at once, naming the code.
+- **Noise is skipped and reported**: junk bytes before a reply (an adapter glitching at plug-in),
+  or a late reply to an earlier id, land in ``Action.notes`` instead of failing the request.
+- **Instants.** The firmware's ``at=`` is its own clock; with ``clock = "lab"`` (the twin) it is
+  the lab's. Otherwise it is mapped with the offset of the last quick exchange (no retry, no
+  press duration: send time + half the round trip against ``at=``), so even a retried request
+  gets the instant the firmware really acted, not the retry's send time.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import time
+
+import serial
+
+from rig.drive.actuator import Action, ActuatorError, Backend
+from rig.drive.actuator_protocol import ERR_CODES, PROTOCOL, Reply, Request, find_reply
+from rig.lab.clock import Clock
+from rig.lab.inventory import Actuator as ActuatorConfig
+from rig.drive.actuators.stable_port import StablePort
+
+MIN_FIRMWARE = (1, 0)  # the first firmware that remembers request ids
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)*$")
+
+
+class RigV1Actuator(Backend):
+    def __init__(self, cfg: ActuatorConfig, clock: Clock, timeout: float | None = None, retries: int = 2,
+                 reopen_s: float | None = None):
+        self.cfg = cfg
+        self.clock = clock
+        self.name = f'actuator "{cfg.name}"'
+        self.timeout = cfg.timeout_s if timeout is None else timeout  # wall seconds per attempt
+        self.retries = retries
+        self.port = StablePort(cfg.port, cfg.baud, self.name, cfg.reopen_s if reopen_s is None else reopen_s,
+                               write_timeout=self.timeout)
+        # A random start keeps a restarted controller from reusing ids the firmware remembers.
+        self._ids = itertools.count(random.randrange(1, 1_000_000) * 1000)
+        self._offset: float | None = None  # controller clock minus firmware clock (seconds)
+        self.firmware = ""
+        self.channels = 0
+
+    # -- port ---------------------------------------------------------------------------------
+    def open(self) -> "RigV1Actuator":
+        self.port.open()
+        try:
+            self._check(self.request(Request(self._next_id(), "PING")).reply)
+        except ActuatorError:
+            self.close()
+            raise
+        return self
+
+    def _check(self, ping: Reply) -> None:
+        proto, fw = ping.fields.get("proto"), ping.fields.get("fw", "")
+        if proto != str(PROTOCOL):
+            raise ActuatorError(f"{self.name}: firmware {fw or '?'} speaks protocol {proto!r}, the rig speaks "
+                                f"{PROTOCOL}; flash a protocol-{PROTOCOL} firmware or update the rig")
+        m = _VERSION.search(fw)
+        if not m:
+            raise ActuatorError(f"{self.name}: PING gave no firmware version (fw={fw!r}, "
+                                f"expected NAME-MAJOR.MINOR[.PATCH])")
+        if (int(m[1]), int(m[2])) < MIN_FIRMWARE:
+            raise ActuatorError(f"{self.name}: firmware {fw} is older than {'.'.join(map(str, MIN_FIRMWARE))}, "
+                                f"which does not remember request ids (a retry could double a press); "
+                                f"update the firmware")
+        self.firmware = fw
+        self.channels = int(ping.fields.get("channels", "0") or 0)
+
+    def _next_id(self) -> str:
+        return str(next(self._ids))
+
+    # -- requests -----------------------------------------------------------------------------
+    def request(self, req: Request) -> Action:
+        """Send ``req`` until it is answered (same id every time) or the attempts run out."""
+        text = req.line().decode().strip()
+        wait = self.timeout + (req.ms / 1000 if req.verb == "PWR" else 0.0)
+        problems: list[str] = []
+        notes: list[str] = []
+        attempt = 0
+        while attempt <= self.retries:
+            attempt += 1
+            try:
+                if self.port.ensure_open() and attempt > 1:
+                    notes.append(f"re-opened {self.port.path} (now {self.port.device})")
+            except ActuatorError as e:
+                problems.append(f"attempt {attempt}: {str(e).removeprefix(self.name + ': ')}")
+                break  # the re-open deadline has passed: nothing left to try
+            seen = len(notes)
+            sent = self.clock.now()
+            try:
+                self.port.write(req.line())
+                reply = self._read_reply(req.id, time.monotonic() + wait, notes)
+            except (serial.SerialException, OSError) as e:
+                problems.append(f"attempt {attempt}: port failed ({e})")
+                self.port.close()  # unplugged or re-enumerated: re-open the stable path next
+                continue
+            received = self.clock.now()
+            if reply is None:
+                noise = [n for n in notes[seen:] if "noise" in n]
+                hint = (f", only noise ({noise[-1].removeprefix('skipped ')}; wrong baud rate? the lab says "
+                        f"{self.port.baud})") if noise else ""
+                problems.append(f"attempt {attempt}: no reply within {wait:g} s{hint}")
+                continue
+            if not reply.ok:
+                meaning = ERR_CODES.get(reply.code, "unknown code")
+                raise ActuatorError(f"{self.name}: {text!r} refused: ERR {reply.code} ({meaning}) {reply.text}")
+            at = self._instant(req, reply, sent, received, clean=attempt == 1)
+            return Action(text, at, sent, received, attempt, reply, tuple(notes))
+        raise ActuatorError(f"{self.name}: no valid reply to {text!r} after {attempt} attempt(s): "
+                            f"{'; '.join(problems)}")
+
+    def _read_reply(self, rid: str, deadline: float, notes: list) -> Reply | None:
+        while True:
+            raw = self.port.read_line(deadline)
+            if raw is None:
+                return None
+            reply, junk = find_reply(raw, rid)
+            if junk:
+                notes.append(f"skipped {len(junk)} bytes of noise {junk[:16]!r}")
+            if reply is None:
+                continue
+            if reply.id == rid:
+                return reply
+            notes.append(f"skipped a late reply to id {reply.id}")
+
+    def _instant(self, req: Request, reply: Reply, sent: float, received: float, clean: bool) -> float:
+        mid = sent + (received - sent) / 2
+        at = reply.fields.get("at", "")
+        if not at.isdigit():
+            return mid
+        fw = int(at) / 1_000_000
+        if self.cfg.clock == "lab":
+            return fw
+        if clean and req.verb != "PWR":
+            self._offset = mid - fw
+        return fw + self._offset if self._offset is not None else mid
+
+    # -- verbs --------------------------------------------------------------------------------
+    def lid(self, channel: int, close: bool) -> Action:
+        return self.request(Request(self._next_id(), "LID", channel, "CLOSE" if close else "OPEN"))
+
+    def power_press(self, channel: int, ms: int = 300) -> Action:
+        return self.request(Request(self._next_id(), "PWR", channel, "PRESS", ms))
+
+    def ac(self, channel: int, on: bool) -> Action:
+        return self.request(Request(self._next_id(), "AC", channel, "ON" if on else "OFF"))
+
+    def status(self, channel: int) -> dict:
+        return dict(self.request(Request(self._next_id(), "STATUS", channel)).reply.fields)
+
+
+BACKEND = RigV1Actuator

@@ -1,0 +1,243 @@
+"""The nightly trend: every run folder under ``reports/`` in one index, and each headline metric
+drawn over time per build, with its gate, on one self-contained HTML page.
+
+``rig trend reports/`` reads each run folder's ``run.json`` and ``scores.json`` (re-deriving
+``scores.json`` from ``raw/`` when it is missing), writes ``trend.parquet`` (a row per run:
+build, date, lab, suite, verdict, cycles, the headline numbers, and the gates as JSON) and
+``trend.html``. A folder that is not a run folder, or whose files cannot be read, is listed in
+the page with the reason and never stops the rest.
+
+Two kinds of chart, because they answer different questions:
+
+- **gated values**: for each headline gate (reconnects in sleep, false disconnect alerts,
+  time-to-tunnel p95) the exact value the gate judged in each run, with the gate's limit drawn
+  as a line. This is what turned a night red.
+- **rates per sleep-hour** (reconnects, false alerts): comparable between a short ad hoc run
+  and a long night, so a slow drift shows even while every night still passes.
+
+The pictures are inline SVG (no script, no external asset); every string from a run folder is
+escaped.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+#: (gate metric, chart title, unit) of the gated-value charts, in page order.
+HEADLINE_GATES = [
+    ("reconnects_in_sleep", "reconnects in sleep (gate value)", ""),
+    ("false_alerts", "false disconnect alerts (gate value)", ""),
+    ("ttt_s", "time-to-tunnel (gate value)", "s"),
+]
+#: (rate key in scores.json, chart title).
+RATES = [
+    ("reconnects_in_sleep", "reconnects in sleep per sleep-hour"),
+    ("false_alerts", "false disconnect alerts per sleep-hour"),
+]
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+           "#7f7f7f", "#bcbd22"]
+COLUMNS = ["run_id", "path", "build", "started", "lab", "suite", "verdict", "cycles", "cycles_scored",
+           "sleep_hours", "reconnects_in_sleep_per_h", "false_alerts_per_h", "ttt_p50_s", "ttt_p95_s",
+           "ttt_censored", "zombie_cycles_over_grace", "gates_json"]
+
+
+@dataclass
+class Index:
+    runs: pd.DataFrame
+    skipped: list = field(default_factory=list)   # (folder, reason)
+
+
+def index_runs(reports: Path, derive_missing: bool = True) -> Index:
+    """One row per run folder directly under ``reports`` (sorted by start time, then run id)."""
+    reports = Path(reports)
+    rows, skipped = [], []
+    for d in sorted(p for p in reports.iterdir() if p.is_dir()):
+        meta_p, scores_p = d / "run.json", d / "scores.json"
+        if not meta_p.exists():
+            skipped.append((d.name, "not a run folder (no run.json)"))
+            continue
+        try:
+            meta = json.loads(meta_p.read_text())
+            if not scores_p.exists():
+                if not (derive_missing and (d / "raw").is_dir()):
+                    skipped.append((d.name, "no scores.json and no raw/ to derive it from"))
+                    continue
+                from rig.score.derive import derive_run
+
+                derive_run(d)
+            scores = json.loads(scores_p.read_text())
+        except (OSError, ValueError, KeyError) as e:
+            skipped.append((d.name, f"unreadable: {type(e).__name__}: {e}"))
+            continue
+        rates = scores.get("rates_per_sleep_hour") or {}
+        ttt = scores.get("ttt") or {}
+        rows.append({
+            "run_id": str(meta.get("run_id", d.name)), "path": d.name, "build": str(meta.get("build", "?")),
+            "started": str(meta.get("started", "")), "lab": str((meta.get("lab") or {}).get("name", "")),
+            "suite": str(meta.get("suite", "")), "verdict": str(scores.get("verdict", "")),
+            "cycles": int(scores.get("cycles") or 0), "cycles_scored": int(scores.get("cycles_scored") or 0),
+            "sleep_hours": _f(scores.get("sleep_hours")),
+            "reconnects_in_sleep_per_h": _f(rates.get("reconnects_in_sleep")),
+            "false_alerts_per_h": _f(rates.get("false_alerts")),
+            "ttt_p50_s": _f(ttt.get("p50")), "ttt_p95_s": _f(ttt.get("p95")),
+            "ttt_censored": int(ttt.get("censored") or 0),
+            "zombie_cycles_over_grace": int((scores.get("zombie") or {}).get("cycles_over_grace") or 0),
+            "gates_json": json.dumps(scores.get("gates", []), sort_keys=True),
+        })
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    if len(df):
+        df["started_t"] = pd.to_datetime(df["started"], utc=True, errors="coerce", format="ISO8601")
+        df = df.sort_values(["started_t", "run_id"], kind="stable").drop(columns="started_t").reset_index(drop=True)
+    return Index(df, skipped)
+
+
+def _f(v) -> float:
+    try:
+        return float(v) if v is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def write(reports: Path, out_dir: Path | None = None) -> tuple[Path, Path, Index]:
+    idx = index_runs(reports)
+    out = Path(out_dir or reports)
+    out.mkdir(parents=True, exist_ok=True)
+    pq, page = out / "trend.parquet", out / "trend.html"
+    idx.runs.to_parquet(pq, index=False)
+    page.write_text(render_html(idx))
+    return pq, page, idx
+
+
+# ---- the page ---------------------------------------------------------------------------------
+
+def _e(s) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _gate_points(runs: pd.DataFrame, metric: str) -> list[tuple]:
+    """(when, build, value, limit, op, unit, name, run) of the runs that gated ``metric``."""
+    out = []
+    for r in runs.itertuples():
+        for g in json.loads(r.gates_json or "[]"):
+            if g.get("metric") == metric:
+                out.append((r.started, r.build, _f(g.get("value")), _f(g.get("limit")), g.get("op", ""),
+                            g.get("unit", ""), g.get("name", ""), r.run_id))
+                break
+    return out
+
+
+def _chart(title: str, points: list[tuple], limits: list[tuple] | None, unit: str, colors: dict) -> str:
+    """points: (iso time, build, value, run id); limits: (iso time, limit, short text, full
+    text). Inline SVG: a line and dots per build, the gate as a dashed red line."""
+    w, h, left, right, top, bottom = 760, 220, 56, 150, 22, 34
+    pts = [(pd.Timestamp(t), b, v, rid) for t, b, v, rid in points if t and not math.isnan(v)]
+    lims = [(pd.Timestamp(t), v, txt, full) for t, v, txt, full in (limits or []) if t and not math.isnan(v)]
+    if not pts:
+        return f"<h3>{_e(title)}</h3><p class=muted>no run has this value</p>"
+    finite = [v for _, _, v, _ in pts if math.isfinite(v)] + [v for _, v, _, _ in lims]
+    lo, hi = min(finite + [0.0]), max(finite + [1e-9])
+    hi = hi * 1.1 if hi > 0 else 1.0
+    t0, t1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    span = max((t1 - t0).total_seconds(), 1.0)
+
+    def x(t):
+        return left + ((t - t0).total_seconds() / span) * (w - left - right) if t1 > t0 else left + (w - left - right) / 2
+
+    def y(v):
+        v = hi if not math.isfinite(v) else v
+        return top + (1 - (v - lo) / ((hi - lo) or 1)) * (h - top - bottom)
+
+    out = [f'<svg class="chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg" '
+           f'role="img" aria-label="{_e(title)}"><title>{_e(title)}</title>',
+           f'<rect x="{left}" y="{top}" width="{w - left - right}" height="{h - top - bottom}" fill="#fafafa" stroke="#ccc"/>']
+    for frac in (0, 0.5, 1):
+        v = lo + frac * (hi - lo)
+        out.append(f'<text x="{left - 4}" y="{y(v) + 3:.1f}" text-anchor="end" class="ax">{v:.3g}{_e(unit)}</text>')
+    for t in sorted({p[0] for p in pts})[:: max(1, len({p[0] for p in pts}) // 6)]:
+        out.append(f'<text x="{x(t):.1f}" y="{h - bottom + 14}" text-anchor="middle" class="ax">'
+                   f'{_e(t.strftime("%Y-%m-%d"))}</text>')
+    if lims:
+        seq = sorted(lims, key=lambda p: p[0])
+        path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f} {y(v):.1f}" for i, (t, v, _, _) in enumerate(seq))
+        if len(seq) == 1 or all(v == seq[0][1] for _, v, _, _ in seq):
+            path = f"M{left} {y(seq[0][1]):.1f}H{w - right}"
+        out.append(f'<path d="{path}" stroke="#c62828" stroke-width="1.5" stroke-dasharray="6 3" fill="none">'
+                   f'<title>gate {_e(seq[-1][3])}</title></path>')
+        out.append(f'<text x="{w - right + 4}" y="{y(seq[-1][1]) + 3:.1f}" class="gate">gate {_e(seq[-1][2])}'
+                   f'<title>{_e(seq[-1][3])}</title></text>')
+    legend_y = top + 4
+    for b in sorted({p[1] for p in pts}):
+        mine = sorted((p for p in pts if p[1] == b), key=lambda p: (p[0], p[3]))
+        col = colors[b]
+        if len(mine) > 1:
+            d = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f} {y(v):.1f}" for i, (t, _, v, _) in enumerate(mine))
+            out.append(f'<path d="{d}" stroke="{col}" stroke-width="1.5" fill="none"/>')
+        for t, _, v, rid in mine:
+            shown = "∞" if not math.isfinite(v) else f"{v:.4g}"
+            out.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3.2" fill="{col}">'
+                       f'<title>{_e(b)} {_e(rid)}: {_e(shown)}{_e(unit)}</title></circle>')
+        legend_y += 14
+        out.append(f'<rect x="{w - right + 4}" y="{legend_y - 8}" width="10" height="3" fill="{col}"/>'
+                   f'<text x="{w - right + 18}" y="{legend_y - 4}" class="ax">{_e(b)}</text>')
+    out.append("</svg>")
+    return f"<h3>{_e(title)}</h3>" + "".join(out)
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1d1d1f;max-width:1100px}
+h1{font-size:20px} h2{font-size:16px;margin-top:24px} h3{font-size:14px;margin:14px 0 4px}
+table{border-collapse:collapse} td,th{border:1px solid #d2d2d7;padding:3px 8px;text-align:left}
+th{background:#f5f5f7} .pass{color:#1a7f37;font-weight:600} .fail{color:#c62828;font-weight:600}
+.muted{color:#6e6e73} svg text.ax{font:10px system-ui,sans-serif;fill:#555} svg text.gate{font:10px system-ui;fill:#c62828}
+"""
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; base-uri 'none'"
+
+
+def render_html(idx: Index) -> str:
+    runs = idx.runs
+    builds = sorted(set(runs["build"])) if len(runs) else []
+    colors = {b: PALETTE[i % len(PALETTE)] for i, b in enumerate(builds)}
+    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
+             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+             f"<title>rig trend: {len(runs)} runs</title><style>{_CSS}</style></head><body>",
+             f"<h1>Nightly trend: {len(runs)} runs, {len(builds)} builds</h1>"]
+    if len(runs):
+        parts.append(f"<p class=muted>from {_e(runs['started'].iloc[0])} to {_e(runs['started'].iloc[-1])}</p>")
+    parts.append("<h2>Gated values</h2>")
+    for metric, title, unit in HEADLINE_GATES:
+        gp = _gate_points(runs, metric)
+        pts = [(t, b, v, rid) for t, b, v, _, _, _, _, rid in gp]
+        lims = [(t, lim, f"{op} {lim:g} {u}".strip(), f"{name}: {op} {lim:g} {u}".strip())
+                for t, _, _, lim, op, u, name, _ in gp]
+        parts.append(_chart(title, pts, lims, unit, colors))
+    parts.append("<h2>Rates per sleep-hour</h2>")
+    for key, title in RATES:
+        col = f"{key}_per_h"
+        pts = [(r.started, r.build, getattr(r, col), r.run_id) for r in runs.itertuples()] if len(runs) else []
+        parts.append(_chart(title, pts, None, "", colors))
+    parts.append("<h2>Runs</h2><table><thead><tr><th>started</th><th>run</th><th>build</th><th>lab</th><th>suite</th>"
+                 "<th>verdict</th><th>cycles scored</th><th>reconnects/h</th><th>false alerts/h</th><th>TTT p95 s</th>"
+                 "</tr></thead><tbody>")
+    for r in runs.itertuples():
+        v = r.verdict
+        parts.append(f"<tr><td>{_e(r.started)}</td><td>{_e(r.run_id)}</td><td>{_e(r.build)}</td><td>{_e(r.lab)}</td>"
+                     f"<td>{_e(r.suite)}</td><td class='{'pass' if v == 'pass' else 'fail'}'>{_e(v)}</td>"
+                     f"<td>{r.cycles_scored}/{r.cycles}</td><td>{_n(r.reconnects_in_sleep_per_h)}</td>"
+                     f"<td>{_n(r.false_alerts_per_h)}</td><td>{_n(r.ttt_p95_s)}</td></tr>")
+    parts.append("</tbody></table>")
+    if idx.skipped:
+        parts.append("<h2>Folders not indexed</h2><ul>")
+        parts += [f"<li>{_e(name)}: {_e(why)}</li>" for name, why in idx.skipped]
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _n(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+

@@ -1,0 +1,64 @@
+"""``rig install``: put a build of the extension on Macs and check it is the one running.
+
+The package goes over SFTP to a scratch folder, ``sudo -n installer -pkg … -target /`` installs
+it (``-n``: never wait for a password prompt that nobody will answer at night), and
+``systemextensionsctl list`` must then show the bundle at the expected version, or the install is
+a failure however cleanly the installer exited (an extension awaiting user approval looks
+installed to the installer). The twin's Macs accept build manifests in place of ``.pkg`` files,
+so the same command works on both.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rig.lab.inventory import Lab, Mac
+from rig.outcomes import RigError
+from rig.drive.ssh import SSHSession
+
+REMOTE_DIR = "rig-install"  # in the login user's home (relative: SFTP and shell agree)
+
+
+@dataclass
+class InstallResult:
+    mac: str
+    ok: bool
+    installed: str
+    detail: str = ""
+
+
+def expected_version(pkg: Path) -> str:
+    """``AcmeProxy-1.4.2.pkg`` -> ``1.4.2`` (override with --expect when names differ)."""
+    m = re.search(r"(\d+(?:\.\d+)+(?:[-+][\w.\-]+)?)\.pkg$", pkg.name)
+    if not m:
+        raise RigError(f"cannot tell the version from {pkg.name!r}; pass --expect VERSION")
+    return m.group(1)
+
+
+def installed_line(ssh: SSHSession, lab: Lab) -> str:
+    bundle = lab.extension.bundle_id or lab.extension.subsystem
+    out = ssh.run(["systemextensionsctl", "list"]).check().text
+    lines = [" ".join(ln.split()) for ln in out.splitlines() if bundle in ln]
+    return lines[0] if lines else ""
+
+
+def install(lab: Lab, mac: Mac, pkg: Path, expect: str) -> InstallResult:
+    clock = lab.clock()
+    remote = f"{REMOTE_DIR}/{pkg.name}"
+    try:
+        with SSHSession(mac.ssh, clock).connect() as ssh:
+            ssh.run(["mkdir", "-p", REMOTE_DIR]).check()
+            ssh.put(pkg, remote)
+            res = ssh.run(["sudo", "-n", "installer", "-pkg", remote, "-target", "/"], timeout=600)
+            ssh.run(["rm", "-f", remote])
+            if res.status != 0:
+                return InstallResult(mac.name, False, "", f"installer exited {res.status}: "
+                                     f"{res.err.decode('utf-8', 'replace').strip()[:300]}")
+            line = installed_line(ssh, lab)
+    except RigError as e:
+        return InstallResult(mac.name, False, "", str(e))
+    if expect not in line:
+        return InstallResult(mac.name, False, line, f"installed, but systemextensionsctl shows {line or 'nothing'}"
+                             f" (expected {expect}); approve the extension on the Mac or check the package")
+    return InstallResult(mac.name, True, line)

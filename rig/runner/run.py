@@ -1,0 +1,116 @@
+"""A run: create the run folder, record what is about to happen, drive the Macs, derive the rest.
+
+Thin on purpose: the cycle runner does the cycles, ``derive`` the scores and reports. This module
+only ties them to one folder and one ``run.json``.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import threading
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from rig import __version__
+from rig.score import derive
+from rig.lab import lease
+from rig.runner.cycle import CycleRunner, Plan
+from rig.journal import Journal, cycles_from_journal, merge_parts, read_journal
+from rig.lab.inventory import Lab
+from rig.outcomes import Outcome
+from rig.run_folder import RunFolder
+
+_DUR = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+
+
+def parse_duration(text: str) -> float:
+    """``45m``, ``2h``, ``90s``, ``1h30m`` or plain seconds -> seconds."""
+    t = text.strip()
+    try:
+        return float(t)
+    except ValueError:
+        pass
+    parts = _DUR.findall(t)
+    if not parts or "".join(a + b for a, b in parts) != t:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 45m, 2h, 90s, 1h30m)")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+
+
+def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
+              command: list[str] | None = None, macs=None, folder: RunFolder | None = None) -> RunFolder:
+    """Write ``run.json`` (and the signatures copy) into a new run folder under ``reports``, or
+    into ``folder`` when the caller made it (parallel pytest workers agree on one path)."""
+    clock = lab.clock()
+    folder = folder or RunFolder.create(reports, plan.build, clock.now())
+    shutil.copy(lab.extension.signatures, folder.signatures)
+    selected = macs or list(lab.macs.values())
+    meta = {
+        "run_id": folder.path.name,
+        "rig_version": __version__,
+        "build": plan.build,
+        "suite": suite,
+        "lab": {"name": lab.name, "virtual": lab.is_virtual},
+        "macs": {m.name: {"sleep_by": m.sleep_by, "wake_by": m.wake_by, "tags": list(m.tags)} for m in selected},
+        "gateway": ({"name": lab.gateway.name, "format": lab.gateway.format, "users": lab.gateway.users}
+                    if lab.gateway else None),
+        "extension": {"name": lab.extension.name, "subsystem": lab.extension.subsystem},
+        "redact": list(lab.redact),
+        "plan": {k: v for k, v in asdict(plan).items() if k != "gates"},
+        "gates": [asdict(g) for g in plan.gates],
+        "started": _utc(clock.now()),
+        "command": command or sys.argv,
+    }
+    folder.write_meta(meta)
+    return folder
+
+
+def lease_ttl_s(plan: Plan, clock) -> float:
+    """Wall seconds a lease must outlive one cycle (renewed after each), with a generous margin."""
+    cycle_lab_s = plan.dwell_s + plan.precondition_timeout_s + 4 * plan.wake_timeout_s + plan.tunnel_timeout_s
+    return max(600.0, 2 * (cycle_lab_s + 600) / clock.scale)
+
+
+def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[dict], None] | None = None,
+          stop: threading.Event | None = None, on_step=None) -> dict:
+    """Run (or resume) the cycles not yet finished, then derive every report file.
+
+    Takes a lease on every Mac first (:class:`rig.lab.lease.LeaseBusy` if another run holds one),
+    renews it after each cycle and releases it at the end.
+    """
+    clock = lab.clock()
+    holder, ttl, ldir = folder.path.name, lease_ttl_s(plan, clock), lab.lease_folder
+    taken = []
+    try:
+        for m in macs:
+            lease.acquire(ldir, lease.key(m), holder, ttl)
+            taken.append(m)
+    except lease.LeaseBusy:
+        for m in taken:
+            lease.release(ldir, lease.key(m), holder)
+        raise
+
+    def cycle_done(rec: dict) -> None:
+        lease.renew(ldir, lease.key(lab.macs[rec["mac"]]), holder, ttl)
+        if on_cycle:
+            on_cycle(rec)
+
+    merge_parts(folder.path)  # a night run by parallel pytest workers left per-Mac parts
+    records, _ = read_journal(folder.journal)
+    done = {key for key, c in cycles_from_journal(records).items() if c.get("outcome") != Outcome.UNKNOWN.value}
+    journal = Journal(folder.journal)
+    try:
+        CycleRunner(lab, folder.path, plan, journal, clock, on_cycle=cycle_done, stop=stop,
+                    on_step=on_step).run(macs, done)
+    finally:
+        journal.close()
+        for m in taken:
+            lease.release(ldir, lease.key(m), holder)
+        folder.update_meta(finished=_utc(clock.now()))
+    return derive.derive_run(folder.path)

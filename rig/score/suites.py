@@ -1,0 +1,72 @@
+"""Named suites: the plan defaults and the gates that score a build (one place; run.json and the
+report read the gates from here via the run folder, the pytest suites import them)."""
+from __future__ import annotations
+
+from rig.score.gates import Gate
+
+# Gates several suites share, declared once.
+RECONNECTS = Gate("reconnects in sleep", "reconnects_in_sleep", "<=", 0, "per cycle", "max")
+FALSE_ALERTS = Gate("false disconnect alerts", "false_alerts", "==", 0, "alerts", "sum")
+TTT_P95 = Gate("time-to-tunnel p95", "ttt_s", "<=", 5.0, "s", "p95")
+CENSORED = Gate("censored time-to-tunnel", "ttt_censored", "==", 0, "cycles", "count")
+
+DARK_WAKE_GATES = [
+    RECONNECTS,
+    FALSE_ALERTS,
+    TTT_P95,
+]
+
+# Churn: sleep long enough for at least three maintenance dark wakes (~15 min apart, jittered
+# by up to 15 %, so 60 minutes), and hold the build to zero reconnects, zero false alerts and no
+# session ended by the gateway's dead-peer detection while the Mac slept.
+DARK_WAKE_CHURN_GATES = [
+    RECONNECTS,
+    FALSE_ALERTS,
+    Gate("DPD terminations", "dpd_terminations", "<=", 0, "per cycle", "max"),
+]
+
+# Time-to-tunnel after a full wake (by lid, by power press): fast, and never censored (a censored
+# value is a wake after which the tunnel did not come back within the timeout).
+TIME_TO_TUNNEL_GATES = [
+    TTT_P95,
+    CENSORED,
+]
+
+# A multi-hour sleep: the tunnel must come back, quickly, and really carry traffic (a build that
+# shows Connected while nothing passes after a long sleep is the "zombie" failure).
+LONG_SLEEP_GATES = [
+    Gate("time-to-tunnel after a long sleep", "ttt_s", "<=", 10.0, "s", "max"),
+    CENSORED,
+    Gate("zombie time", "zombie_s", "<=", 10.0, "s", "max"),  # says Connected, nothing passes
+    FALSE_ALERTS,
+]
+
+# The build's own dark/full verdicts (``wake_classified``) against the power log's truth.
+WAKE_KINDS_GATES = [
+    Gate("wake verdicts logged", "verdicts", ">=", 1, "per cycle", "mean"),
+    Gate("wrong wake verdicts", "verdict_errors", "==", 0, "verdicts", "sum"),
+    Gate("verdicts matching no wake", "verdicts_unmatched", "==", 0, "verdicts", "sum"),
+]
+
+# The same build slept for each length in turn: where do churn and slow reconnects begin?
+# (Users report failures only after >= 10 min of sleep, once the gateway's DPD has fired.)
+SLEEP_LENGTH_SWEEP_GATES = list(DARK_WAKE_GATES)
+
+# The Mac wakes on another network (new interface or address): the tunnel must come back by
+# itself, within the timeout, without an alert the user would see.
+NETWORK_CHANGE_GATES = [
+    CENSORED,
+    TTT_P95,
+    Gate("true disconnect alerts", "true_alerts", "==", 0, "alerts", "sum"),
+]
+
+SUITES = {
+    "dark_wake": {"gates": DARK_WAKE_GATES, "dwell_s": 45 * 60, "cycles": 2},
+    "dark_wake_churn": {"gates": DARK_WAKE_CHURN_GATES, "dwell_s": 60 * 60, "cycles": 2, "min_dark_wakes": 3},
+    "time_to_tunnel": {"gates": TIME_TO_TUNNEL_GATES, "dwell_s": 20 * 60, "cycles": 3},
+    "long_sleep": {"gates": LONG_SLEEP_GATES, "dwell_s": 3 * 3600, "cycles": 1},
+    "wake_kinds": {"gates": WAKE_KINDS_GATES, "dwell_s": 45 * 60, "cycles": 2},
+    "sleep_length_sweep": {"gates": SLEEP_LENGTH_SWEEP_GATES, "dwell_s": 45 * 60, "cycles": 1,
+                           "sweep_s": [2 * 60, 5 * 60, 10 * 60, 20 * 60, 45 * 60]},
+    "network_change": {"gates": NETWORK_CHANGE_GATES, "dwell_s": 20 * 60, "cycles": 2},
+}

@@ -1,0 +1,34 @@
+"""Instants as the rig writes them: one place for epoch seconds <-> text and nanoseconds.
+
+The controller keeps instants as epoch seconds (floats) on its clock; files want text. Each form
+below has one writer, so a journal record, ``run.json`` and a parsed row that mean the same
+instant are spelled the same way (and round the same way: a controller row and a parsed row at
+one instant must compare equal in nanoseconds).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utc_seconds(epoch: float) -> str:
+    """``2026-11-25T21:00:05+00:00``: run.json's ``started``/``finished`` (whole seconds)."""
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+
+
+def utc_exact(epoch: float) -> str:
+    """The instant as ISO text with all its digits (a controller row's ``t``)."""
+    import pandas as pd  # here, not at the top: ``rig parse`` never loads pandas
+
+    return pd.Timestamp(epoch, unit="s", tz="UTC").isoformat()
+
+
+def epoch_ns(epoch: float) -> int:
+    """An epoch instant as ns, rounded exactly as :func:`utc_exact` rounds it."""
+    import pandas as pd
+
+    return pd.Timestamp(epoch, unit="s", tz="UTC").value
+
+
+def log_show_time(epoch: float) -> str:
+    """``log show --start`` form with an explicit offset, so the Mac's time zone never matters."""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+0000")
