@@ -146,41 +146,59 @@ def load_lab(path: str | Path) -> Lab:
 
 
 def parse_lab(raw: dict, path: Path | None = None) -> Lab:
+    """Validate a lab file's tables in order; every refusal names the file, entry and field."""
     where = path.name if path else "lab"
     base = path.parent if path else Path.cwd()
     _no_secrets(raw, where)
-
     lab_t = _table(raw, "lab", where, required=False)
     name = _str(lab_t, "name", f"{where}: [lab]", default="lab")
+    redact = _redact_patterns(lab_t, where)
+    reports = _path(base, _str(lab_t, "reports", f"{where}: [lab]", default="reports")) if path else Path("reports")
+    leases_s = _str(lab_t, "leases", f"{where}: [lab]", default="")
+    leases = _path(base, leases_s) if leases_s else None
+    clock_t = _clock_table(raw, where)
+    extension = _extension(raw, where, base)
+    actuators = _actuators(raw, where)
+    macs = _macs(raw, where, base, actuators)
+    gateway = _gateway(raw, where, base, macs) if "gateway" in raw else None
+    return Lab(name, path, extension, macs, actuators, gateway, redact, reports, clock_t, leases)
+
+
+def _redact_patterns(lab_t: dict, where: str) -> tuple[str, ...]:
     redact = tuple(_list(lab_t, "redact", f"{where}: [lab]"))
     for i, pat in enumerate(redact):
         try:
             re.compile(pat)
         except re.error as e:
             raise LabError(f"{where}: [lab] redact[{i}] {pat!r} is not a valid regex: {e}") from None
-    reports = _path(base, _str(lab_t, "reports", f"{where}: [lab]", default="reports")) if path else Path("reports")
-    leases_s = _str(lab_t, "leases", f"{where}: [lab]", default="")
-    leases = _path(base, leases_s) if leases_s else None
+    return redact
 
+
+def _clock_table(raw: dict, where: str) -> dict | None:
+    """The twin's ``[clock]`` (scale and origins); a real lab file has none."""
     clock_t = raw.get("clock")
     if clock_t is not None:
         for k in ("scale", "wall_origin", "virtual_origin"):
             if not isinstance(clock_t.get(k), (int, float)):
                 raise LabError(f"{where}: [clock] {k} must be a number")
+    return clock_t
 
+
+def _extension(raw: dict, where: str, base: Path) -> Extension:
     ext_t = _table(raw, "extension", where)
     ctx = f"{where}: [extension]"
     sig = _path(base, _str(ext_t, "signatures", ctx))
     if not sig.exists():
         raise LabError(f"{ctx} signatures: file {sig} does not exist")
-    extension = Extension(_str(ext_t, "name", ctx), _str(ext_t, "subsystem", ctx), sig,
-                          _str(ext_t, "bundle_id", ctx, default=""),
-                          _choice(ext_t, "log_level", ctx, ("default", "info", "debug"), default="default"))
+    return Extension(_str(ext_t, "name", ctx), _str(ext_t, "subsystem", ctx), sig,
+                     _str(ext_t, "bundle_id", ctx, default=""),
+                     _choice(ext_t, "log_level", ctx, ("default", "info", "debug"), default="default"))
 
+
+def _actuators(raw: dict, where: str) -> dict[str, Actuator]:
     actuators: dict[str, Actuator] = {}
     for i, a in enumerate(_array(raw, "actuator", where)):
-        ctx = f'{where}: actuator #{i + 1}'
-        aname = _str(a, "name", ctx)
+        aname = _str(a, "name", f"{where}: actuator #{i + 1}")
         ctx = f'{where}: actuator "{aname}"'
         kind = _choice(a, "kind", ctx, ACTUATOR_KINDS, default="rig-v1")
         clock = _choice(a, "clock", ctx, ACTUATOR_CLOCKS, default="rtt")
@@ -190,59 +208,64 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
         actuators[aname] = Actuator(aname, _str(a, "port", ctx), kind, clock, baud,
                                     _seconds(a, "timeout_s", ctx, 2.0), _seconds(a, "reopen_s", ctx, 10.0),
                                     _wiring(a, kind, ctx))
+    return actuators
 
+
+def _macs(raw: dict, where: str, base: Path, actuators: dict[str, Actuator]) -> dict[str, Mac]:
     macs: dict[str, Mac] = {}
     for i, m in enumerate(_array(raw, "mac", where)):
         mname = _str(m, "name", f"{where}: mac #{i + 1}")
         ctx = f'{where}: mac "{mname}"'
         if mname in macs:
             raise LabError(f"{ctx}: defined twice")
-        act = _str(m, "actuator", ctx, default="")
-        sleep_by = _choice(m, "sleep_by", ctx, SLEEP_BY, default="lid")
-        wake_by = _choice(m, "wake_by", ctx, WAKE_BY, default="lid")
-        needs_actuator = sleep_by == "lid" or wake_by in ("lid", "power")
-        if act and act not in actuators:
-            known = ", ".join(sorted(actuators)) or "none"
-            raise LabError(f'{ctx}: actuator "{act}" is not defined (known: {known})')
-        if needs_actuator and not act:
-            raise LabError(f"{ctx}: sleep_by={sleep_by!r}/wake_by={wake_by!r} need an actuator; add actuator = \"…\"")
-        channel = _int(m, "channel", ctx, 0)
-        if act and channel < 1:
-            raise LabError(f"{ctx}: channel must be a positive integer (the actuator channel wired to this Mac)")
-        if act and actuators[act].kind == "lcus-relay":
-            _relay_can_drive(actuators[act], sleep_by, wake_by, channel, ctx)
-        tags = tuple(_list(m, "tags", ctx))
-        probe = _str(m, "probe", ctx, default="")
-        if probe and not re.match(r"https?://\S+$", probe):
-            raise LabError(f"{ctx}: probe must be an http(s) URL (the canary the probe requests), not {probe!r}")
-        interval = m.get("probe_interval_s", 2.0)
-        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not 0.2 <= interval <= 60:
-            raise LabError(f"{ctx}: probe_interval_s must be a number of seconds between 0.2 and 60")
-        macs[mname] = Mac(mname, _ssh(m, mname, base, ctx), act, channel, sleep_by, wake_by, tags, probe,
-                          float(interval))
+        macs[mname] = _mac(m, mname, ctx, base, actuators)
     if not macs:
         raise LabError(f"{where}: no [[mac]] entries")
+    return macs
 
-    gateway = None
-    if "gateway" in raw:
-        g = _table(raw, "gateway", where)
-        ctx = f"{where}: [gateway]"
-        gname = _str(g, "name", ctx, default=_str(g, "host", ctx))
-        clients = g.get("clients", {})
-        if not isinstance(clients, dict):
-            raise LabError(f"{ctx} clients must be a table {{ MAC = \"gateway user\" }}")
-        for mac_name, user in clients.items():
-            if mac_name not in macs:
-                raise LabError(f'{ctx} clients: "{mac_name}" is not a Mac of this lab (known: {", ".join(sorted(macs))})')
-            if not isinstance(user, str):
-                raise LabError(f'{ctx} clients."{mac_name}" must be the gateway user name (a string)')
-        cmd = _str(g, "log_command", ctx)
-        if "{start}" not in cmd or "{end}" not in cmd:
-            raise LabError(f"{ctx} log_command must contain {{start}} and {{end}} (epoch seconds)")
-        gateway = Gateway(gname, _ssh(g, gname, base, ctx), cmd,
-                          _choice(g, "format", ctx, GATEWAY_FORMATS, default="ocserv"), dict(clients))
 
-    return Lab(name, path, extension, macs, actuators, gateway, redact, reports, clock_t, leases)
+def _mac(m: dict, mname: str, ctx: str, base: Path, actuators: dict[str, Actuator]) -> Mac:
+    act = _str(m, "actuator", ctx, default="")
+    sleep_by = _choice(m, "sleep_by", ctx, SLEEP_BY, default="lid")
+    wake_by = _choice(m, "wake_by", ctx, WAKE_BY, default="lid")
+    needs_actuator = sleep_by == "lid" or wake_by in ("lid", "power")
+    if act and act not in actuators:
+        known = ", ".join(sorted(actuators)) or "none"
+        raise LabError(f'{ctx}: actuator "{act}" is not defined (known: {known})')
+    if needs_actuator and not act:
+        raise LabError(f"{ctx}: sleep_by={sleep_by!r}/wake_by={wake_by!r} need an actuator; add actuator = \"…\"")
+    channel = _int(m, "channel", ctx, 0)
+    if act and channel < 1:
+        raise LabError(f"{ctx}: channel must be a positive integer (the actuator channel wired to this Mac)")
+    if act and actuators[act].kind == "lcus-relay":
+        _relay_can_drive(actuators[act], sleep_by, wake_by, channel, ctx)
+    tags = tuple(_list(m, "tags", ctx))
+    probe = _str(m, "probe", ctx, default="")
+    if probe and not re.match(r"https?://\S+$", probe):
+        raise LabError(f"{ctx}: probe must be an http(s) URL (the canary the probe requests), not {probe!r}")
+    interval = m.get("probe_interval_s", 2.0)
+    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not 0.2 <= interval <= 60:
+        raise LabError(f"{ctx}: probe_interval_s must be a number of seconds between 0.2 and 60")
+    return Mac(mname, _ssh(m, mname, base, ctx), act, channel, sleep_by, wake_by, tags, probe, float(interval))
+
+
+def _gateway(raw: dict, where: str, base: Path, macs: dict[str, Mac]) -> Gateway:
+    g = _table(raw, "gateway", where)
+    ctx = f"{where}: [gateway]"
+    gname = _str(g, "name", ctx, default=_str(g, "host", ctx))
+    clients = g.get("clients", {})
+    if not isinstance(clients, dict):
+        raise LabError(f"{ctx} clients must be a table {{ MAC = \"gateway user\" }}")
+    for mac_name, user in clients.items():
+        if mac_name not in macs:
+            raise LabError(f'{ctx} clients: "{mac_name}" is not a Mac of this lab (known: {", ".join(sorted(macs))})')
+        if not isinstance(user, str):
+            raise LabError(f'{ctx} clients."{mac_name}" must be the gateway user name (a string)')
+    cmd = _str(g, "log_command", ctx)
+    if "{start}" not in cmd or "{end}" not in cmd:
+        raise LabError(f"{ctx} log_command must contain {{start}} and {{end}} (epoch seconds)")
+    return Gateway(gname, _ssh(g, gname, base, ctx), cmd,
+                   _choice(g, "format", ctx, GATEWAY_FORMATS, default="ocserv"), dict(clients))
 
 
 # -- small validators ---------------------------------------------------------------------------
