@@ -25,7 +25,7 @@ and reported, never silently lost.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 
 class Kind(str, Enum):
@@ -73,9 +73,52 @@ class Source(str, Enum):
 
 
 POWER_KINDS = frozenset({Kind.SLEEP, Kind.DARK_WAKE, Kind.FULL_WAKE, Kind.DARK_TO_FULL})
-WAKE_KINDS = frozenset({Kind.DARK_WAKE, Kind.FULL_WAKE, Kind.DARK_TO_FULL})
 # A full wake ends a sleep; dark_to_full promotes a dark wake and ends the sleep too.
 FULL_KINDS = frozenset({Kind.FULL_WAKE, Kind.DARK_TO_FULL})
+
+
+class Phase(StrEnum):
+    """A power phase of a cycle's timeline, made from the power series: what the Mac was doing.
+
+    ``StrEnum``: a phase *is* its string ("full", "sleep", "dark"), so the report's picture, a
+    CSS class and a comparison with a plain string all see the same value.
+    """
+
+    FULL = "full"
+    SLEEP = "sleep"
+    DARK = "dark"
+
+    @classmethod
+    def after(cls, kind: str) -> "Phase":
+        """The phase a power transition of ``kind`` begins (a full wake and dark_to_full: full)."""
+        return _PHASE_AFTER.get(kind, cls.FULL)
+
+
+_PHASE_AFTER = {Kind.SLEEP.value: Phase.SLEEP, Kind.DARK_WAKE.value: Phase.DARK}
+
+
+class TunnelState(StrEnum):
+    """The tunnel lane: what the extension last said about its tunnel."""
+
+    UP = "up"
+    HANDSHAKING = "handshaking"
+    DOWN = "down"
+
+
+class GatewayState(StrEnum):
+    """The gateway lane: whether some session of the Mac is alive at the gateway."""
+
+    ALIVE = "alive"
+    DEAD = "dead"
+
+
+class ProbeState(StrEnum):
+    """The probe lane: the last canary request through the tunnel (unknown before the first)."""
+
+    OK = "ok"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
 
 COLUMNS = ("t", "t_raw", "host", "mac", "source", "kind", "session", "detail", "caps", "line")
 

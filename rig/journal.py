@@ -6,7 +6,6 @@ and no end is ``unknown``. Reading tolerates a torn last line (counted, not fata
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -134,6 +133,3 @@ def cycles_from_journal(records: list[dict]) -> dict[tuple[str, int], dict]:
                 c["offsets"].append(r)
     return out
 
-
-def dumps(obj) -> str:
-    return json.dumps(obj, indent=1, sort_keys=True, default=str)
