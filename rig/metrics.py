@@ -120,6 +120,13 @@ def _missing(v) -> bool:
         return True
 
 
+def _flag(f) -> bool:
+    """A censored flag as a row may hold it: a bool, or "True"/"1" read back from ``cycles.csv``."""
+    if isinstance(f, str):
+        return f.strip().lower() in ("true", "1")
+    return not _missing(f) and bool(f)
+
+
 def with_censored(values: Iterable, censored: Iterable | None = None) -> list[float]:
     """A time metric's per-cycle values as floats, a censored cycle (or a missing value) +inf.
 
@@ -128,8 +135,16 @@ def with_censored(values: Iterable, censored: Iterable | None = None) -> list[fl
     """
     vals = list(values)
     flags = list(censored) if censored is not None else [False] * len(vals)
-    return [math.inf if (bool(f) and not _missing(f)) or _missing(v) else float(v)
-            for v, f in zip(vals, flags)]
+    return [math.inf if _flag(f) or _missing(v) else float(v) for v, f in zip(vals, flags)]
+
+
+def times(rows: Iterable[dict], name: str) -> list[float]:
+    """A time metric's values over some cycle rows, each censored cycle +inf (by the metric's
+    :attr:`Metric.censored_by` flag): what every percentile of that metric is taken over."""
+    rows = list(rows)
+    m = metric(name)
+    flags = [r.get(m.censored_by) for r in rows] if m.censored_by else None
+    return with_censored([r.get(name) for r in rows], flags)
 
 
 def percentile(values: Iterable[float], q: float) -> float:
@@ -141,6 +156,26 @@ def percentile(values: Iterable[float], q: float) -> float:
     if not vals:
         return math.nan
     return float(np.percentile(np.asarray(vals, dtype=float), q, method="higher"))
+
+
+#: The statistics a build reports of a time metric, each a :func:`percentile` (max is q=100).
+TIME_STATS: tuple[tuple[str, float], ...] = (("p50", 50.0), ("p95", 95.0), ("max", 100.0))
+
+
+def time_summary(values: Iterable[float]) -> dict:
+    """p50, p95 and max of :func:`with_censored` values, as ``scores.json`` reports them.
+
+    A statistic that lands on a censored wake is +inf: reported as ``None`` with
+    ``<stat>_censored: True`` (JSON has no infinity, and a number there would be a lie).
+    No values at all: every statistic ``None``, none censored (no evidence).
+    """
+    vals = list(values)
+    out: dict = {}
+    for key, q in TIME_STATS:
+        v = percentile(vals, q)
+        out[key] = v if math.isfinite(v) else None
+        out[f"{key}_censored"] = math.isinf(v)
+    return out
 
 
 def rate(total: float, sleep_hours: float) -> float | None:

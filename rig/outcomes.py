@@ -1,7 +1,14 @@
 """The outcome of a cycle: the whole failure taxonomy in one place (LAVA-style).
 
-A cycle ends in exactly one outcome. Only ``pass`` and ``fail`` are scored against the build;
-the rest say the cycle tells us nothing about the build, and why.
+A cycle ends in exactly one outcome. ``pass``, ``fail`` and ``dut_hang`` count against the build
+(a Mac that hangs after wake fails the night); ``rig_error`` and ``unknown`` say the cycle tells us
+nothing about the build, and why.
+
+**Scored**, the one rule every total, rate, percentile, gate and comparison uses
+(:func:`is_scored`): a cycle is scored when its outcome counts against the build *and* its logs
+could be scored (a ``scorable`` row of ``cycles.csv``). A hung Mac has no logs to score, so it
+enters the verdict but no number; a cycle whose logs showed no sleep or no full wake is turned
+into a ``rig_error`` when it is derived.
 """
 from __future__ import annotations
 
@@ -20,9 +27,14 @@ class Outcome(str, Enum):
         return _HELP[self]
 
     @property
-    def scored(self) -> bool:
-        """Whether the cycle counts towards the build's scores and gates."""
+    def counts_against_build(self) -> bool:
+        """Whether a cycle ending so says something about the build (not the rig's fault)."""
         return self in (Outcome.PASS, Outcome.FAIL, Outcome.DUT_HANG)
+
+    @property
+    def scored(self) -> bool:
+        """The same as :attr:`counts_against_build` (the name the journal's readers know)."""
+        return self.counts_against_build
 
 
 _HELP = {
@@ -33,6 +45,24 @@ _HELP = {
                        "retried, never scored against the build",
     Outcome.UNKNOWN: "the cycle never finished (controller killed, power loss); resume the run",
 }
+
+
+def is_scored(row: dict) -> bool:
+    """Whether a row of ``cycles.csv`` (a dict, or read back from the CSV) enters the build's
+    numbers: its outcome counts against the build and its logs were scorable (module docstring).
+    """
+    try:
+        counts = Outcome(row.get("outcome")).counts_against_build
+    except ValueError:
+        return False
+    return counts and _true(row.get("scorable"))
+
+
+def _true(v) -> bool:
+    """A flag as ``cycles.csv`` may hold it: a bool, or "True"/"true"/"1" read back as text."""
+    if isinstance(v, str):
+        return v.strip().lower() in ("true", "1")
+    return bool(v) and v == v  # NaN (a missing value read back by pandas) is not true
 
 
 class RigError(Exception):
