@@ -1,0 +1,83 @@
+"""Specification of the code's shape: the layout reads as the data path (docs/design.md).
+
+These are the house rules a newcomer relies on when finding where a byte from a Mac goes: rooms
+by stage, a small shared vocabulary at the top that depends on no stage, the twin a guest, and
+modules named for what they hold. Each test names the offender when it fails.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RIG = ROOT / "rig"
+ROOMS = ("lab", "drive", "runner", "parse", "score", "report", "cli", "twin")
+#: The shared vocabulary allowed loose at the top of ``rig/`` (a dozen at most).
+MAX_TOP_MODULES = 12
+
+
+def _modules(base: Path = RIG):
+    for p in sorted(base.rglob("*.py")):
+        yield p, ast.parse(p.read_text(), str(p))
+
+
+def _dotted(p: Path) -> str:
+    parts = list(p.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(tree: ast.AST) -> list[tuple[str, list[str]]]:
+    """(module, names) of every import in a module, function-level ones included."""
+    out = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Import):
+            out.extend((a.name, []) for a in n.names)
+        elif isinstance(n, ast.ImportFrom) and n.module and not n.level:
+            out.append((n.module, [a.name for a in n.names]))
+    return out
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "rig" or len(parts) < 2:
+        return None
+    return parts[1] if parts[1] in ROOMS else "<top>"
+
+
+def test_every_stage_has_its_room():
+    missing = [r for r in ROOMS if not (RIG / r / "__init__.py").exists()]
+    assert not missing, f"rooms missing from rig/: {missing}"
+
+
+def test_at_most_a_dozen_loose_modules_at_the_top():
+    loose = sorted(p.name for p in RIG.glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= MAX_TOP_MODULES, f"{len(loose)} loose modules at the top of rig/: {loose}"
+
+
+def test_the_vocabulary_at_the_top_imports_no_room():
+    """events, outcomes, metrics, journal ... are what every stage shares: they depend on none."""
+    for p, tree in _modules():
+        if p.parent != RIG:
+            continue
+        rooms = {_room(m) for m, _ in _imports(tree)} - {None, "<top>"}
+        assert not rooms, f"rig/{p.name} imports rooms {sorted(rooms)}"
+
+
+#: The code that starts the twin (the command line, and the twin's own modules).
+TWIN_STARTERS = ("rig.cli", "rig.twin")
+
+
+def test_the_twin_is_a_guest():
+    """Nothing in the rig imports the twin except the code that starts it."""
+    for p, tree in _modules():
+        me = _dotted(p)
+        if me.startswith(TWIN_STARTERS):
+            continue
+        twin = [m for m, _ in _imports(tree) if m == "rig.twin" or m.startswith("rig.twin.")]
+        assert not twin, f"{me} imports the twin ({twin})"
+
+
+def test_no_module_is_named_for_no_concept():
+    vague = [str(p.relative_to(ROOT)) for p in RIG.rglob("*.py")
+             if p.stem in ("utils", "helpers", "common", "misc", "manager")]
+    assert not vague, vague
