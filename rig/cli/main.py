@@ -58,7 +58,7 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
     from rig.runner.cycle import Plan
     from rig.score.gates import Gate
     from rig.lab.inventory import LabError, load_lab
-    from rig.runner.run import drive, parse_duration, start_run
+    from rig.runner.run import parse_duration, start_run
     from rig.run_folder import RunFolder
     from rig.score.suites import SUITES
 
@@ -77,17 +77,7 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
         raise click.BadParameter(str(e), param_hint="--dwell")
     twin = None
     if lab_path is None:
-        if not build.startswith("twin:"):
-            raise click.UsageError("without --lab the rig runs on the twin: use --build twin:MODEL")
-        from rig.twin.launch import TwinProcess  # the code that starts the twin
-        from rig.twin.serve import TwinConfig
-
-        twin = TwinProcess(TwinConfig(build=build.split(":", 1)[1], scale=scale, seed=seed))
-        try:
-            lab_path = twin.start()
-        except (RuntimeError, ValueError) as e:
-            raise click.ClickException(f"twin lab did not start: {e}")
-        click.echo(f"twin lab: {len(load_lab(lab_path).macs)} Macs, clock x{scale:g}, build {build}")
+        twin, lab_path = _start_twin(build, scale, seed)
     folder = None
     try:
         try:
@@ -105,39 +95,8 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
                         hang_limit=hang_limit, rig_retries=retries)
             out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
             folder = start_run(lab, plan, out, command=["rig", *sys.argv[1:]], macs=selected)
-        from rig.lab.lease import LeaseBusy
-
-        stop = threading.Event()
-        # First Ctrl-C: finish the current step, wake what was put to sleep, journal the cycle as
-        # interrupted. A second one is the default KeyboardInterrupt.
-        def on_sigint(*_):
-            stop.set()
-            click.echo("stopping: finishing the current step of every Mac (Ctrl-C again to abort)", err=True)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        signal.signal(signal.SIGINT, on_sigint)
-        from rig.runner.progress import Progress
-
-        # Progress on stderr (redrawn lines on a terminal, timestamped lines in CI); the cycle
-        # results on stdout, printed around the redrawn block.
-        progress = Progress(quiet=quiet, refresh_s=1.0)
-        wall_per_cycle = (plan.dwell_s + plan.grace_s + 120) / lab.clock().scale
-        for m in selected:
-            progress.plan(m.name, plan.cycles, wall_per_cycle)
-
-        def cycle_done(rec: dict) -> None:
-            progress.on_cycle(rec)
-            progress.pause()
-            click.echo(_fmt_cycle(rec, plan.cycles))
-            progress.resume()
-
-        try:
-            scores = drive(lab, folder, plan, selected, stop=stop, on_cycle=cycle_done,
-                           on_step=progress.on_step)
-        except LeaseBusy as e:
-            raise click.ClickException(str(e))
-        finally:
-            progress.close()
+        stop = _stop_on_ctrl_c()
+        scores = _drive_with_progress(lab, folder, plan, selected, stop, quiet)
         click.echo(f"verdict: {scores['verdict'].upper()}")
         if stop.is_set():
             click.echo(f"interrupted: every Mac finished its step and was left awake; "
@@ -152,6 +111,63 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
                 (folder.path / "twin-truth.json").write_text(json.dumps(truth))
             twin.cleanup()
     sys.exit(130 if stop.is_set() else 0)
+
+
+def _start_twin(build: str, scale: float, seed: int):
+    """Start the embedded twin lab (the one place ``rig run`` starts it): (process, lab file)."""
+    if not build.startswith("twin:"):
+        raise click.UsageError("without --lab the rig runs on the twin: use --build twin:MODEL")
+    from rig.lab.inventory import load_lab
+    from rig.twin.launch import TwinProcess  # the code that starts the twin
+    from rig.twin.serve import TwinConfig
+
+    twin = TwinProcess(TwinConfig(build=build.split(":", 1)[1], scale=scale, seed=seed))
+    try:
+        lab_path = twin.start()
+    except (RuntimeError, ValueError) as e:
+        raise click.ClickException(f"twin lab did not start: {e}")
+    click.echo(f"twin lab: {len(load_lab(lab_path).macs)} Macs, clock x{scale:g}, build {build}")
+    return twin, lab_path
+
+
+def _stop_on_ctrl_c() -> threading.Event:
+    """First Ctrl-C: finish the current step, wake what was put to sleep, journal the cycle as
+    interrupted. A second one is the default KeyboardInterrupt."""
+    stop = threading.Event()
+
+    def on_sigint(*_):
+        stop.set()
+        click.echo("stopping: finishing the current step of every Mac (Ctrl-C again to abort)", err=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return stop
+
+
+def _drive_with_progress(lab, folder, plan, selected, stop: threading.Event, quiet: bool) -> dict:
+    """Drive the run with progress on stderr (redrawn lines on a terminal, timestamped lines in
+    CI) and each cycle's result on stdout, printed around the redrawn block."""
+    from rig.lab.lease import LeaseBusy
+    from rig.runner.progress import Progress
+    from rig.runner.run import drive
+
+    progress = Progress(quiet=quiet, refresh_s=1.0)
+    wall_per_cycle = (plan.dwell_s + plan.grace_s + 120) / lab.clock().scale
+    for m in selected:
+        progress.plan(m.name, plan.cycles, wall_per_cycle)
+
+    def cycle_done(rec: dict) -> None:
+        progress.on_cycle(rec)
+        progress.pause()
+        click.echo(_fmt_cycle(rec, plan.cycles))
+        progress.resume()
+
+    try:
+        return drive(lab, folder, plan, selected, stop=stop, on_cycle=cycle_done, on_step=progress.on_step)
+    except LeaseBusy as e:
+        raise click.ClickException(str(e))
+    finally:
+        progress.close()
 
 
 @main.command()

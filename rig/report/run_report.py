@@ -20,6 +20,7 @@ import pandas as pd
 
 from rig import __version__
 from rig.report import svg_timeline
+from rig.metrics import time_summary, times
 from rig.redact import Redactor
 
 CYCLE_COLUMNS = [
@@ -78,6 +79,17 @@ class _Text:
 def esc(v) -> str:
     """Escape one value for HTML (numbers shortened, missing values as a dash)."""
     return _Text(None)(v)
+
+
+def _stat(ttt: dict, key: str, none="", fmt=None):
+    """A time statistic of ``scores.json`` as a reader sees it: "censored" when it landed on a
+    wake with no tunnel within the timeout (the registry's rule, rig/metrics.py), never 0."""
+    if ttt.get(f"{key}_censored"):
+        return "censored (> timeout)"
+    v = ttt.get(key)
+    if v is None:
+        return none if fmt else None
+    return fmt.format(v) if fmt else v
 
 
 def _cls(verdict) -> str:
@@ -230,7 +242,7 @@ def _headline(t: _Text, s: dict) -> list[str]:
            ], {1, 2}),
            _table(["time-to-tunnel", "n", "p50 s", "p95 s", "max s", "censored (failures)", "anchors used",
                    "evidence"], [[
-               "", t(ttt.get("n")), t(ttt.get("p50")), t(ttt.get("p95")), t(ttt.get("max")), t(ttt.get("censored")),
+               "", t(ttt.get("n")), t(_stat(ttt, "p50")), t(_stat(ttt, "p95")), t(_stat(ttt, "max")), t(ttt.get("censored")),
                t(", ".join(f"{k} {v}" for k, v in ttt.get("anchors", {}).items())),
                t(", ".join(f"{k} {v}" for k, v in ttt.get("evidence", {}).items()))]], {1, 2, 3, 4, 5}),
            _table(["zombie time", "total s", "max s", f"cycles over the {s.get('grace_s', 30):g} s grace", "evidence"], [[
@@ -267,7 +279,7 @@ def _per_mac(t: _Text, s: dict) -> list[str]:
         rows.append([t(mac) + (" <span class='fail'>worst</span>" if mac == worst and m["failed"] else ""),
                      t(m["cycles"]), t(m["cycles_scored"]), t(m["failed"]),
                      t(tt["reconnects_in_sleep"]), t(tt["false_alerts"]), t(tt["true_alerts"]),
-                     t(tt["dpd_terminations"]), t(m["ttt"]["p95"]), t(m["ttt"]["censored"]),
+                     t(tt["dpd_terminations"]), t(_stat(m["ttt"], "p95")), t(m["ttt"]["censored"]),
                      t(m["zombie_cycles_over_grace"])])
         classes.append("worst" if mac == worst and m["failed"] else "")
     return ["<h2>Macs</h2>", _table(["Mac", "cycles", "scored", "failed", "reconnects in sleep", "false alerts",
@@ -288,12 +300,12 @@ def _by_sleep_length(t: _Text, meta: dict, cycles: pd.DataFrame) -> list[str]:
     rows = []
     for length in lengths:
         g = sc[nearest == length]
-        ttt = g["ttt_s"].dropna()
+        recs = g.to_dict("records")
         censored = int(g["ttt_censored"].fillna(False).astype(bool).sum()) if "ttt_censored" in g else 0
         rows.append([t(f"{length / 60:g} min"), t(len(g)), t(int((g["outcome"] == "fail").sum())),
                      t(int(g["reconnects_in_sleep"].sum())), t(int(g["false_alerts"].sum())),
                      t(int(g["dpd_terminations"].sum())),
-                     t(float(ttt.quantile(0.95, interpolation="higher")) if len(ttt) else None), t(censored)])
+                     t(_stat(time_summary(times(recs, "ttt_s")), "p95")), t(censored)])
     return ["<h2>By sleep length</h2>",
             _table(["sleep", "cycles", "failed", "reconnects in sleep", "false alerts", "DPD ends", "TTT p95 s",
                     "censored TTT"], rows, set(range(1, 8)))]
@@ -375,7 +387,6 @@ def render_summary(meta: dict, scores: dict, cycles: pd.DataFrame, report_path: 
     t = scores.get("totals", {})
     r = scores.get("rates_per_sleep_hour", {})
     ttt = scores.get("ttt", {})
-    p95 = ttt.get("p95")
     worst = scores.get("worst_mac") or ""
     w = scores.get("per_mac", {}).get(worst)
     worst_txt = (f"{worst} ({w['failed']} failed cycles, {w['totals']['false_alerts']} false alerts, "
@@ -388,7 +399,7 @@ def render_summary(meta: dict, scores: dict, cycles: pd.DataFrame, report_path: 
         + (f" ({unscored}, not scored)" if unscored else ""),
         f"- reconnects in sleep: {gate_text('reconnects_in_sleep', fmt(t.get('reconnects_in_sleep')) + rate('reconnects_in_sleep'))}",
         f"- false disconnect alerts: {gate_text('false_alerts', fmt(t.get('false_alerts')) + rate('false_alerts'))}",
-        f"- time-to-tunnel p95: {gate_text('ttt_s', 'n/a' if p95 is None else f'{p95:.2f} s')}"
+        f"- time-to-tunnel p95: {gate_text('ttt_s', _stat(ttt, 'p95', 'n/a', '{:.2f} s'))}"
         + (f", {ttt['censored']} censored (failures)" if ttt.get("censored") else ""),
         f"- worst Mac: {worst_txt}",
         f"- report: [{report_path}]({report_path})",

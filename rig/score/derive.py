@@ -28,7 +28,8 @@ from rig.events import POWER_KINDS, Kind, ParseResult, Source, row
 from rig.score.gates import Gate, judge_all
 from rig.parse.gateway_log import parse_gateway
 from rig.journal import cycles_from_journal, read_run_journal
-from rig.outcomes import Outcome
+from rig.metrics import time_summary, times
+from rig.outcomes import Outcome, is_scored
 from rig.parse.pmset import parse_pmset
 from rig.redact import Redactor
 from rig.run_folder import RunFolder
@@ -92,11 +93,6 @@ def _raw_rows(data: RunData, mac: str, k: int) -> tuple[list[dict], dict]:
         counts["probe"] = r.counts()
         results.append(r)
     return [x for r in results for x in r.rows], counts
-
-
-def _parse_cycle(data: RunData, mac: str, k: int) -> tuple[pd.DataFrame, dict]:
-    rows, counts = _raw_rows(data, mac, k)
-    return frame.to_frame(rows), counts
 
 
 def _controller_rows(cycle: dict) -> list[dict]:
@@ -313,8 +309,6 @@ COUNT_METRICS = (
     "true_alerts_ext", "true_alerts_gw", "dark_wakes", "dark_wake_wake_callbacks", "dark_wake_sleep_callbacks",
     "verdicts", "verdict_errors", "verdicts_unmatched",
 )
-#: The three numbers a reader looks at first (summary.md, compare, trend).
-HEADLINE = ("reconnects_in_sleep", "false_alerts", "ttt_s")
 
 
 def _num(v) -> float:
@@ -327,10 +321,6 @@ def _num(v) -> float:
 
 def _sum(rows: list[dict], metric: str) -> int:
     return int(sum(x for x in (_num(r.get(metric)) for r in rows) if not math.isnan(x)))
-
-
-def _pct(vals: list[float], q: float):
-    return float(np.percentile(vals, q)) if vals else None
 
 
 def _build_block(scored: list[dict], grace_s: float) -> dict:
@@ -346,9 +336,11 @@ def _build_block(scored: list[dict], grace_s: float) -> dict:
         "totals": total,
         "sleep_hours": sleep_h,
         "rates_per_sleep_hour": {m: (total[m] / sleep_h if sleep_h else None) for m in COUNT_METRICS},
+        # p50/p95/max over every wake, censored ones as +inf: the registry's one definition,
+        # the same number the ttt_s gates judge (rig/metrics.py)
         "ttt": {"n": len(ttt), "censored": censored,
                 "censored_fraction": censored / len(scored) if scored else None,
-                "p50": _pct(ttt, 50), "p95": _pct(ttt, 95), "max": ttt[-1] if ttt else None,
+                **time_summary(times(scored, "ttt_s")),
                 "anchors": _counts(r.get("ttt_anchor") for r in scored),
                 "evidence": _counts(str(r.get("ttt_evidence", "")).split(" within")[0] for r in scored)},
         "zombie": {"evidence": _counts(r.get("zombie_evidence") for r in scored),
@@ -370,14 +362,10 @@ def _counts(values) -> dict:
     return dict(sorted(out.items()))
 
 
-def _is_scored(r: dict) -> bool:
-    return Outcome(r["outcome"]).scored and bool(r.get("scorable"))
-
-
 def summarize(data: RunData, rows: list[dict], bad: dict) -> dict:
     """The build's numbers (scores.json): rig errors and unknown cycles are listed apart and
     never enter a total, a rate or a gate."""
-    scored = [r for r in rows if _is_scored(r)]
+    scored = [r for r in rows if is_scored(r)]
     outcomes = _counts(r["outcome"] for r in rows)
     gates = judge_all(data.gates, scored) if scored else [
         {**g.judge([]), "verdict": "fail"} for g in data.gates]
@@ -390,13 +378,13 @@ def summarize(data: RunData, rows: list[dict], bad: dict) -> dict:
     per_mac = {}
     for mac in sorted({r["mac"] for r in rows}):
         mine = [r for r in rows if r["mac"] == mac]
-        sc = [r for r in mine if _is_scored(r)]
+        sc = [r for r in mine if is_scored(r)]
         b = _build_block(sc, data.grace_s)
         per_mac[mac] = {"cycles": len(mine), "cycles_scored": len(sc), "outcomes": _counts(r["outcome"] for r in mine),
                         "failed": sum(1 for r in mine if r["outcome"] in (Outcome.FAIL.value, Outcome.DUT_HANG.value)),
                         "totals": {m: b["totals"][m] for m in ("reconnects_in_sleep", "false_alerts", "true_alerts",
                                                                "dark_wakes", "dpd_terminations")},
-                        "ttt": {k: b["ttt"][k] for k in ("p50", "p95", "max", "censored")},
+                        "ttt": {k: b["ttt"][k] for k in ("p50", "p95", "max", "censored", "p95_censored")},
                         "zombie_cycles_over_grace": b["zombie"]["cycles_over_grace"]}
     return {
         "build": data.meta.get("build"),
@@ -415,7 +403,7 @@ def summarize(data: RunData, rows: list[dict], bad: dict) -> dict:
         "bad_lines": bad,
         "journal_torn_lines": data.torn,
         "rig_errors": [{"mac": r["mac"], "cycle": r["cycle"], "outcome": r["outcome"], "reason": r.get("reason", "")}
-                       for r in rows if not _is_scored(r)],
+                       for r in rows if not is_scored(r)],
     }
 
 

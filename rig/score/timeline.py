@@ -42,15 +42,15 @@ before it, or pmset was not collected) is kept as it is (``refined`` True, ``t_p
 The events frame itself keeps both sources' rows untouched; only this series is merged, so
 nothing is counted twice.
 
-Power phases come from the power series: ``sleep`` -> asleep, ``dark_wake`` -> dark,
-``full_wake`` / ``dark_to_full`` -> full.
+Power phases (:class:`rig.events.Phase`) come from the power series: ``sleep`` -> sleep,
+``dark_wake`` -> dark, ``full_wake`` / ``dark_to_full`` -> full.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from rig.events import FULL_KINDS, POWER_KINDS, Kind, Source
+from rig.events import FULL_KINDS, POWER_KINDS, Phase, Source
 
 #: How far (s) a powerd line may lie outside the second pmset printed and still refine it.
 MATCH_TOLERANCE_S = 1.0
@@ -200,15 +200,13 @@ def match_seconds(coarse_ns: np.ndarray, fine_ns: np.ndarray,
     return sorted(pairs)
 
 
-def phases(power: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, initial: str = "full") -> list:
-    """[(start, end, phase)] covering [start, end]; phase is full | sleep | dark."""
-    out, cur, t0 = [], initial, start
+def phases(power: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, initial: str = Phase.FULL) -> list:
+    """[(start, end, Phase)] covering [start, end] (:meth:`rig.events.Phase.after` of each row)."""
+    out, cur, t0 = [], Phase(initial), start
     for t, kind in zip(power["t"], power["kind"]):
         if t < start or t > end:
             continue
-        nxt = {Kind.SLEEP.value: "sleep", Kind.DARK_WAKE.value: "dark"}.get(kind, "full")
-        if kind in {k.value for k in FULL_KINDS}:
-            nxt = "full"
+        nxt = Phase.after(kind)
         if nxt != cur:
             out.append((t0, t, cur))
             cur, t0 = nxt, t
