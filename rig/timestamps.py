@@ -7,7 +7,8 @@ one instant must compare equal in nanoseconds).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from functools import lru_cache
 
 
 def utc_seconds(epoch: float) -> str:
@@ -32,3 +33,17 @@ def epoch_ns(epoch: float) -> int:
 def log_show_time(epoch: float) -> str:
     """``log show --start`` form with an explicit offset, so the Mac's time zone never matters."""
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+0000")
+
+
+@lru_cache(maxsize=4096)
+def valid_date(d: str) -> bool:
+    """``YYYY-MM-DD`` is a real calendar date inside what ``datetime64[ns]`` can hold
+    (1970…2261): every parser refuses the same impossible stamps (month 13, 30 February)."""
+    try:
+        year = int(d[0:4])
+        if not 1970 <= year <= 2261:
+            return False
+        date(year, int(d[5:7]), int(d[8:10]))
+    except ValueError:
+        return False
+    return True

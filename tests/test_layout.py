@@ -81,3 +81,26 @@ def test_no_module_is_named_for_no_concept():
     vague = [str(p.relative_to(ROOT)) for p in RIG.rglob("*.py")
              if p.stem in ("utils", "helpers", "common", "misc", "manager")]
     assert not vague, vague
+
+
+def test_no_compiled_code_and_no_compiler_in_set_up():
+    """`rig parse` reads with well-kept libraries only: no C source, no extension build, and the
+    set-up script fetches no compiler."""
+    sources = [p.relative_to(ROOT) for ext in ("*.c", "*.h", "*.pyx", "*.cpp")
+               for p in ROOT.glob(f"**/{ext}") if ".venv" not in p.parts and "build" not in p.parts]
+    assert sources == []
+    assert not (ROOT / "setup.py").exists()
+    assert "ext_modules" not in (ROOT / "pyproject.toml").read_text()
+    dev = (ROOT / "dev").read_text()
+    assert "gcc" not in dev and "python3-dev" not in dev
+
+
+def test_no_private_name_is_imported_across_modules():
+    """A module's ``_private`` names are its own: what another module needs is public."""
+    offenders = []
+    for p, tree in _modules():
+        for module, names in _imports(tree):
+            if module.startswith("rig"):
+                offenders += [f"{_dotted(p)} imports {module}.{n}" for n in names
+                              if n.startswith("_") and not n.startswith("__")]
+    assert offenders == []

@@ -1,5 +1,6 @@
-"""The byte scan under the unified-log parser: the C extension answers exactly what the numpy
-scan answers, for log-like segments and for arbitrary bytes."""
+"""The byte prefilter under the unified-log parser answers exactly what a plain walk over the
+segment's lines answers (the definition, written line by line below), for log-like segments and
+for arbitrary bytes."""
 from __future__ import annotations
 
 import json
@@ -8,19 +9,31 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig.parse import line_scan
-from rig.parse.line_scan import clean_lines_numpy
+from rig.parse.line_scan import clean_lines
 
 NAME = b"com.acme.proxy"
 COMPACT = (b'"subsystem":"' + NAME + b'"', b"powerd.bundle")
 BARE = (NAME, b"powerd.bundle")
 
 
-def native():
-    assert line_scan.NATIVE, ("rig._lines is not built: install a C compiler (Debian: gcc) and "
-                              "re-run ./dev setup")
-    from rig import _lines
-    return _lines.clean_lines
+def walk(block: bytes, lo: int, hi: int, compact_needles, needles, short):
+    """The definition of :func:`clean_lines`, one line at a time."""
+    lines, starts, at = [], [], lo
+    for line in block[lo:hi].split(b"\n")[:-1]:
+        lines.append(line)
+        starts.append(at)
+        at += len(line) + 1
+    if not all(len(ln) >= 2 and ln[:1] == b"{" and ln[-1:] == b"}" for ln in lines):
+        return None
+    colon = block.find(b'":', lo, min(lo + 64, hi)) - lo
+    opener = lines[0][:colon + 3]          # '{"key":' and the value's first byte
+    compact = (colon >= 0 and lines[0][1:2] == b'"' and len(lines[0]) >= short
+               and opener[-1:] not in (b" ", b"\t", b"\r", b"")
+               and all(ln.startswith(opener) for ln in lines))
+    wanted = compact_needles if compact else needles
+    hits = [(i, s, s + len(ln)) for i, (ln, s) in enumerate(zip(lines, starts))
+            if (len(ln) < short and not compact) or any(n in ln for n in wanted)]
+    return len(lines), compact, hits
 
 
 def record(sub: str, msg: str, path: str = "/usr/libexec/x") -> dict:
@@ -52,34 +65,33 @@ def segment(lines: list[bytes]) -> bytes:
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(line_strategy(), min_size=1, max_size=30), st.integers(0, 70))
-def test_the_native_scan_answers_what_the_numpy_scan_answers(lines, short):
+def test_the_scan_answers_what_a_walk_over_the_lines_answers(lines, short):
     data = segment(lines)
     for lo in (0, len(lines[0].replace(b"\n", b" ")) + 1):
         if lo >= len(data):
             continue
-        assert native()(data, lo, len(data), COMPACT, BARE, short) == \
-            clean_lines_numpy(data, lo, len(data), COMPACT, BARE, short)
+        assert clean_lines(data, lo, len(data), COMPACT, BARE, short) == \
+            walk(data, lo, len(data), COMPACT, BARE, short)
 
 
 @settings(max_examples=300)
 @given(st.lists(st.sampled_from([b"{" + b"x" * n + b"}" for n in range(0, 40)]), min_size=1, max_size=40),
        st.data())
 def test_needles_at_every_offset_and_near_the_end_are_found(lines, data):
-    """Lines of every length put a needle at every position of the 16-byte vectors and in the
-    scalar tail at the segment's end."""
+    """Lines of every length, a needle at every position of a line and near the segment's end."""
     lines = list(lines)
     k = data.draw(st.integers(0, len(lines) - 1))
     cut = data.draw(st.integers(1, len(lines[k]) - 1))
     lines[k] = lines[k][:cut] + NAME + lines[k][cut:]
     buf = segment(lines)
-    got = native()(buf, 0, len(buf), (NAME,), (NAME,), 0)
-    assert got == clean_lines_numpy(buf, 0, len(buf), (NAME,), (NAME,), 0)
+    got = clean_lines(buf, 0, len(buf), (NAME,), (NAME,), 0)
+    assert got == walk(buf, 0, len(buf), (NAME,), (NAME,), 0)
     assert k in [i for i, _, _ in got[2]]
 
 
 def test_a_segment_with_a_line_that_is_not_an_object_is_not_clean():
     buf = segment([orjson.dumps(record("com.acme.proxy", "x")), b"log: oops"])
-    assert native()(buf, 0, len(buf), COMPACT, BARE, 64) is None
+    assert clean_lines(buf, 0, len(buf), COMPACT, BARE, 64) is None
 
 
 def test_a_compact_segment_finds_records_by_subsystem_not_by_mention():
@@ -87,7 +99,7 @@ def test_a_compact_segment_finds_records_by_subsystem_not_by_mention():
              orjson.dumps(record("com.acme.proxy", "Tunnel up")),
              orjson.dumps(record("com.apple.xpc", "x", "/System/Library/CoreServices/powerd.bundle/powerd"))]
     buf = segment(lines)
-    count, compact, hits = native()(buf, 0, len(buf), COMPACT, BARE, 64)
+    count, compact, hits = clean_lines(buf, 0, len(buf), COMPACT, BARE, 64)
     assert (count, compact) == (3, True)
     assert [i for i, _, _ in hits] == [1, 2]
     assert [buf[a:b] for _, a, b in hits] == lines[1:]
@@ -97,6 +109,6 @@ def test_a_spaced_segment_is_searched_with_the_bare_needles():
     lines = [json.dumps(record("com.apple.xpc", "activated com.acme.proxy")).encode(),
              json.dumps(record("com.acme.proxy", "Tunnel up")).encode()]
     buf = segment(lines)
-    count, compact, hits = native()(buf, 0, len(buf), COMPACT, BARE, 64)
+    count, compact, hits = clean_lines(buf, 0, len(buf), COMPACT, BARE, 64)
     assert (count, compact) == (2, False)
     assert [i for i, _, _ in hits] == [0, 1]

@@ -160,18 +160,7 @@ def test_a_file_read_in_small_blocks_gives_what_one_read_gives(tmp_path, monkeyp
     assert [r["line"] for r in rows] == [r["line"] for r in whole.rows]
 
 
-def test_reads_give_the_bytes_of_a_range_in_blocks(tmp_path):
-    data = os.urandom(100_003)
-    f = tmp_path / "bytes"
-    f.write_bytes(data)
-    with open(f, "rb") as fh:
-        for start, end, size in [(0, None, 4096), (17, 99_000, 1000), (5, 6, 4096), (0, 10**9, 1 << 20)]:
-            got = [bytes(b) for b in parse_cli.reads(fh, start, end, size)]
-            assert b"".join(got) == data[start:end]
-            assert all(len(b) <= size for b in got)
-
-
-def test_a_pipe_that_cannot_be_read_at_an_offset_is_read_in_blocks(tmp_path):
+def test_a_pipe_is_read_in_blocks(tmp_path):
     data, kinds = export(3000)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run([sys.executable, "-c", ENTRY, "parse", "--source", "unified", "--signatures", str(SIGS),
@@ -337,7 +326,7 @@ def test_the_utc_fast_path_agrees_with_the_regex(edits, length):
     assert outcome(utc_iso, t) == outcome(regex_only_utc_iso, t)
 
 
-# ---- a big export on two cores -----------------------------------------------------------------
+# ---- an export with odd parts, streamed in small blocks -----------------------------------------------------------------
 
 def tricky_export() -> tuple[bytes, int, int]:
     """An export whose middle holds what a cut must not break: a window repeated (duplicates
@@ -360,73 +349,27 @@ def tricky_export() -> tuple[bytes, int, int]:
     return data, start, start + len(b"\n".join(again))
 
 
-def test_a_big_export_parsed_in_two_halves_gives_what_one_stream_gives(tmp_path, monkeypatch):
+def test_an_export_with_odd_parts_streamed_in_small_blocks_gives_what_one_parse_gives(tmp_path, monkeypatch):
     data, again, again_end = tricky_export()
     f = tmp_path / "unified.ndjson"
     f.write_bytes(data)
-    monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
     monkeypatch.setattr(parse_cli, "BLOCK", 1 << 16)
     one = parse_unified(data, "mbp-01", load_signatures(SIGS))
     with open(f, "rb") as fh:
-        cut = parse_cli.split_point(fh, len(data), len(data) // 2)
-        two = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
-    assert cut is not None and data[cut - 2:cut + 1] == b"}\n{"
-    assert again < cut < again_end                   # repeats on both sides of the cut
+        streamed = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
     assert one.duplicates >= 30 and one.rejected == 1
-    assert two.counts() == one.counts()
-    assert two.rows == one.rows
+    assert streamed.counts() == one.counts()
+    assert streamed.rows == one.rows
 
 
-@pytest.mark.parametrize("chunk", [1 << 16, 200_000, 1 << 30])
-def test_an_export_parsed_in_chunks_by_two_processes_gives_what_one_stream_gives(tmp_path, monkeypatch,
-                                                                                 chunk):
-    data, again, again_end = tricky_export()
-    f = tmp_path / "unified.ndjson"
-    f.write_bytes(data)
-    monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(parse_cli, "CHUNK", chunk)
-    one = parse_unified(data, "mbp-01", load_signatures(SIGS))
-    with open(f, "rb") as fh:
-        cuts = parse_cli.chunk_cuts(fh, len(data), chunk)
-        many = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
-    assert cuts[0] == 0 and cuts[-1] == len(data) and cuts == sorted(set(cuts))
-    assert all(data[c - 2:c + 1] == b"}\n{" for c in cuts[1:-1])
-    assert len(cuts) - 1 >= (10 if chunk < len(data) // 10 else 2)
-    assert many.counts() == one.counts() and many.rows == one.rows
-
-
-@pytest.mark.parametrize("chunk", [1 << 16, 1 << 30])
-def test_a_failed_helper_process_leaves_its_chunks_to_the_main_one(tmp_path, monkeypatch, chunk):
+def test_the_csv_of_an_export_streamed_in_blocks_is_what_the_csv_module_writes_of_one_parse(tmp_path,
+                                                                                            monkeypatch):
+    """Streamed in small blocks, converted to UTC, sorted and written: byte for byte the csv
+    module's rendering of one parse's rows in UTC."""
     data, _, _ = tricky_export()
     f = tmp_path / "unified.ndjson"
     f.write_bytes(data)
-    monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(parse_cli, "CHUNK", chunk)
-    parent = os.getpid()
-
-    real_dumps = parse_cli.pickle.dumps
-
-    def dumps(*args, **kwargs):
-        if os.getpid() != parent:
-            raise RuntimeError("the helper dies")
-        return real_dumps(*args, **kwargs)
-
-    monkeypatch.setattr(parse_cli.pickle, "dumps", dumps)
-    with open(f, "rb") as fh:
-        two = parse_cli.parse_unified_file(fh, "mbp-01", load_signatures(SIGS))
-    one = parse_unified(data, "mbp-01", load_signatures(SIGS))
-    assert two.counts() == one.counts() and two.rows == one.rows
-
-
-def test_the_csv_of_an_export_parsed_in_chunks_is_what_the_csv_module_writes_of_one_stream(tmp_path,
-                                                                                          monkeypatch):
-    """Chunks parsed by two processes, joined, converted to UTC, sorted and written: byte for
-    byte the csv module's rendering of one stream's rows in UTC."""
-    data, _, _ = tricky_export()
-    f = tmp_path / "unified.ndjson"
-    f.write_bytes(data)
-    monkeypatch.setattr(parse_cli, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(parse_cli, "CHUNK", 1 << 16)
+    monkeypatch.setattr(parse_cli, "BLOCK", 1 << 16)
     out, err = io.StringIO(), io.StringIO()
     out.buffer = io.BytesIO()
     assert parse_cli.run("unified", [str(f)], signatures=str(SIGS), host="mbp-01", with_other=True,
@@ -454,7 +397,7 @@ CELL = st.one_of(st.text(alphabet=st.sampled_from(list('ab ,"\r\n\x00é\t;\'')),
 def test_csv_output_is_exactly_what_the_csv_module_writes(values):
     rows = [dict(zip(COLUMNS, v)) for v in values]
     ours, theirs = io.StringIO(), io.StringIO()
-    parse_cli.write_csv(rows, ours, chunk=4)
+    parse_cli.write_csv(rows, ours)
     w = csv.writer(theirs, lineterminator="\n")
     w.writerow(COLUMNS)
     w.writerows([[r[c] for c in COLUMNS] for r in rows])

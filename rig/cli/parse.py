@@ -21,21 +21,17 @@ and counted as a duplicate.
 
 Why this module exists apart from the parsers and the DataFrame: a night's unified log is about
 a gigabyte. The file is never read whole: it is streamed through
-:func:`~rig.parse.unified_log.parse_unified_stream` in 1 MB reads into one reused buffer (memory stays
-flat, and the buffer stays in the CPU's cache: see :func:`reads`), and a big file is parsed in
-chunks by two processes when there are two cores. Rows are written with the stdlib and
-orjson, so the command never imports pandas (~0.6 s of start-up on its own).
-``benchmarks/ingest.py`` measures it against the time of merely reading the file.
+:func:`~rig.parse.unified_log.parse_unified_stream` in 1 MB reads into one reused buffer (memory
+stays flat, and the buffer stays in the CPU's cache), in one process. Rows are written with the
+csv module and orjson, so the command never imports pandas (~0.6 s of start-up on its own).
+``benchmarks/ingest.py`` measures it against the time of merely reading the file and against
+library engines (duckdb, polars, pyarrow, pandas).
 """
 from __future__ import annotations
 
 import csv
-import io
 import os
-import pickle
 import re
-import stat
-import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -51,12 +47,9 @@ from rig.parse.signatures import SignatureError, Signatures, load_signatures
 
 SOURCES = ("pmset", "unified", "gateway")
 #: Read size of the unified-log stream: one buffer, reused for every block, that fits the CPU's
-#: L2 cache (see :func:`reads`); big enough that the per-block work in Python is negligible.
+#: L2 cache (measured on 760 MB: the scan over 1 MB reads costs a third of the scan over 64 MB
+#: memory maps, whose pages come from DRAM); big enough that per-block work is negligible.
 BLOCK = 1 << 20
-#: A unified-log export at least this big is parsed on two cores ...
-PARALLEL_MIN = 64 << 20
-#: ... in chunks of about this size, taken from a queue by whichever process is free.
-CHUNK = 32 << 20
 
 
 class BadOption(ValueError):
@@ -164,196 +157,11 @@ def blocks(f: IO[bytes], size: int | None = None) -> Iterator[bytes | bytearray]
     return _refills(f.readinto, size or BLOCK)
 
 
-def _regular_size(f: IO[bytes]) -> int | None:
-    """The size of a regular file (which can be read at any offset), else None (a pipe,
-    ``/dev/stdin``)."""
-    try:
-        st = os.fstat(f.fileno())
-    except (OSError, ValueError):
-        return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
-
-
-def reads(f: IO[bytes], start: int = 0, end: int | None = None,
-          size: int | None = None) -> Iterator[bytes | bytearray]:
-    """Bytes ``[start, end)`` of the file in blocks read into one reused buffer, each at its
-    offset (``preadv``): two processes can read one open file without sharing its position.
-
-    The buffer is small enough to stay in the CPU's L2 cache (:data:`BLOCK`): the kernel's copy
-    lands there and the scan reads it from there. Measured on 760 MB, the byte scan over 1 MB
-    reads costs 0.11-0.13 s, over 64 MB memory maps 0.33-0.51 s (their pages come from DRAM,
-    and mapping them costs 0.12 s alone), over 4 MB reads 0.42 s. A file that is not a regular
-    file (a pipe, ``/dev/stdin``) is read in blocks from where it stands.
-    """
-    total = _regular_size(f)
-    if total is None:
-        return blocks(f, size)
-    end = total if end is None else min(end, total)
-    fd, pos = f.fileno(), start
-
-    def fill(view: memoryview) -> int:
-        nonlocal pos
-        n = os.preadv(fd, [view[:end - pos]], pos) if pos < end else 0   # a slice stops at the view
-        pos += n
-        return n
-
-    return _refills(fill, size or BLOCK)
-
-
-def split_point(f: IO[bytes], total: int, near: int) -> int | None:
-    """An offset at or after ``near`` where a compact record line ends and another begins
-    (``{…}`` then ``{…}``), so the pieces on either side parse independently; None if none is
-    close."""
-    probe = os.pread(f.fileno(), 1 << 20, near)
-    i = probe.find(b"}\n{")
-    while i >= 0:
-        before = probe.rfind(b"\n", 0, i)
-        if before >= 0 and probe[before + 1:before + 2] == b"{":
-            return near + i + 2
-        i = probe.find(b"}\n{", i + 1)
-    return None
-
-
-def _cores() -> int:
-    """Cores this process may run on (its affinity, not the machine's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def parse_unified_file(f: IO[bytes], host: str, signatures: Signatures | None) -> ParseResult:
-    """A unified-log export, on two cores when it is big and the machine has them.
+    """A unified-log export streamed in :data:`BLOCK` reads (a file, a pipe or ``/dev/stdin``)."""
+    from rig.parse.unified_log import parse_unified_stream   # the other sources need none of it
 
-    The file is cut at clean line boundaries into chunks of about :data:`CHUNK` bytes, and this
-    process and one forked helper take chunks from a shared queue until none is left, so the
-    faster of the two does more (on a shared machine one core often runs a third slower than
-    the other for seconds at a time: an even split would wait for the slow one).
-    :func:`~rig.parse.unified_log.join_parts` glues the chunks in file order exactly as one stream
-    would (line numbers, duplicates across chunks). Anything unusual (no second core, no fork, a
-    small file, no clean boundary) parses in one stream; chunks a failed helper took are parsed
-    here.
-    """
-    return _unified_file(f, host, signatures, utc=False)[0]
-
-
-def chunk_cuts(f: IO[bytes], total: int, size: int) -> list[int]:
-    """Offsets ``[0, c1, …, total]`` cutting the file into about ``size``-byte chunks, each cut
-    where a compact record line ends and another begins (:func:`split_point`); at most 255
-    chunks (one queue byte each)."""
-    n = min(255, max(2, round(total / size)))
-    cuts = [0]
-    for k in range(1, n):
-        cut = split_point(f, total, k * total // n)
-        if cut is not None and cuts[-1] < cut < total:
-            cuts.append(cut)
-    cuts.append(total)
-    return cuts
-
-
-def _unified_file(f: IO[bytes], host: str, signatures: Signatures | None, *,
-                  utc: bool) -> tuple[ParseResult, int]:
-    """:func:`parse_unified_file`, and how many rows :func:`to_utc` took out: with ``utc`` each
-    chunk's rows are converted to UTC by the process that parsed it, in parallel."""
-    from rig.parse import unified_log as ul   # only here: the other sources need none of it
-
-    def piece(start: int, end: int | None):
-        part = ul.parse_unified_part(reads(f, start, end), host, signatures)
-        if utc:
-            part.bad_time = to_utc(part.result, part.keys)
-        return part
-
-    def chunk(i: int):
-        return piece(cuts[i], cuts[i + 1])
-
-    total = _regular_size(f)
-    cuts: list[int] = []
-    if total is not None and total >= PARALLEL_MIN and hasattr(os, "fork") and _cores() > 1:
-        cuts = chunk_cuts(f, total, CHUNK)
-    if len(cuts) < 3:
-        part = piece(0, None)
-        return part.result, part.bad_time
-    queue_r, queue_w = os.pipe()           # one byte per chunk; a read takes one, atomically
-    os.write(queue_w, bytes(range(len(cuts) - 1)))
-    os.close(queue_w)
-    parts: dict[int, ul.Part] = {}
-    with _spool() as spool:
-        notes_r, notes_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:                      # the helper
-            code = 1
-            try:
-                os.close(notes_r)
-                _helper(queue_r, notes_w, spool.fileno(), chunk)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(notes_w)
-        notes = _Notes(notes_r, spool.fileno())
-        while taken := os.read(queue_r, 1):
-            i = taken[0]
-            parts[i] = chunk(i)
-            notes.take(parts, wait=False)    # unpickle the helper's parts while it still parses
-        os.close(queue_r)
-        notes.take(parts, wait=True)
-        os.close(notes_r)
-        os.waitpid(pid, 0)
-    ordered = [parts[i] if i in parts else chunk(i)   # the helper failed
-               for i in range(len(cuts) - 1)]
-    return ul.join_parts(ordered), sum(p.bad_time for p in ordered)
-
-
-def _spool() -> IO[bytes]:
-    """An anonymous file for the helper's parts: in memory where the system has ``memfd``
-    (Linux), else a temporary file (``tempfile`` is imported only then: it costs start-up)."""
-    if hasattr(os, "memfd_create"):
-        return open(os.memfd_create("rig-parse-parts"), "w+b")
-    import tempfile
-    return tempfile.TemporaryFile()
-
-
-_NOTE = struct.Struct("<BQQ")    # chunk index, offset and length of its pickled part in the spool
-
-
-def _helper(queue: int, notes: int, spool: int, chunk) -> None:
-    """The forked helper: take chunks from the queue until none is left; append each chunk's
-    part, pickled, to the spool file and say where in a note (17 bytes: one atomic pipe write).
-
-    Parts go through a file, not the pipe: a pipe holds 64 KB, so the helper would stall on
-    every part until the main process, itself parsing, came to read it.
-    """
-    end = 0
-    while taken := os.read(queue, 1):
-        i = taken[0]
-        data = pickle.dumps(chunk(i), protocol=pickle.HIGHEST_PROTOCOL)
-        os.pwrite(spool, data, end)
-        os.write(notes, _NOTE.pack(i, end, len(data)))
-        end += len(data)
-
-
-class _Notes:
-    """The main process's side of the helper's notes: parts read back from the spool."""
-
-    def __init__(self, fd: int, spool: int):
-        self.fd, self.spool, self.buf = fd, spool, b""
-        os.set_blocking(fd, False)
-
-    def take(self, parts: dict, *, wait: bool) -> None:
-        """Unpickle every part the helper has noted so far; with ``wait``, every part it will
-        note (until it exits: a helper that dies leaves its chunks missing, not half-read)."""
-        if wait:
-            os.set_blocking(self.fd, True)
-        while True:
-            try:
-                got = os.read(self.fd, 1 << 16)
-            except BlockingIOError:
-                return
-            if not got:
-                return
-            self.buf += got
-            whole = len(self.buf) - len(self.buf) % _NOTE.size
-            for i, off, n in _NOTE.iter_unpack(self.buf[:whole]):
-                parts[i] = pickle.loads(os.pread(self.spool, n, off))
-            self.buf = self.buf[whole:]
+    return parse_unified_stream(blocks(f), host, signatures)
 
 
 def _open(path: str) -> IO[bytes]:
@@ -374,8 +182,8 @@ def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatur
     with _open(path) as f:
         try:
             if source == "unified":
-                res, bad_time = _unified_file(f, host, signatures, utc=True)
-                return FileResult(path, res, bad_time=bad_time)
+                res = parse_unified_file(f, host, signatures)
+                return FileResult(path, res, bad_time=to_utc(res))
             text = f.read().decode("utf-8", "replace")
         except OSError as e:
             raise CannotRead(f"cannot read {path}: {e.strerror or e}") from None
@@ -387,10 +195,9 @@ def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatur
     return FileResult(path, res, bad_time=to_utc(res))
 
 
-def to_utc(res: ParseResult, keys: list | None = None) -> int:
+def to_utc(res: ParseResult) -> int:
     """Convert every row's ``t`` to UTC in place (:func:`utc_iso`). A row whose time is not a
-    real instant is taken out (with its entry in ``keys``, the rows' parallel list, if given)
-    and its line rejected; returns how many were."""
+    real instant is taken out and its line rejected; returns how many were."""
     bad = []
     for i, r in enumerate(res.rows):
         try:
@@ -399,8 +206,6 @@ def to_utc(res: ParseResult, keys: list | None = None) -> int:
             bad.append(i)
     for i in reversed(bad):
         r = res.rows.pop(i)
-        if keys is not None:
-            del keys[i]
         _uncount(res, r)
         res.reject(r["line"])
     return len(bad)
@@ -449,40 +254,11 @@ def _uncount(res: ParseResult, r: dict) -> None:
 
 # ---- writing ---------------------------------------------------------------------------------
 
-_TEXT = itemgetter(*COLUMNS[:-1])            # every column but the line number
-_NUMBER = itemgetter(COLUMNS[-1])
-
-
-def write_csv(rows: list[dict], out: IO[str], chunk: int = 20_000) -> None:
-    """CSV with a header, exactly as :func:`csv.writer` writes it (minimal quoting, ``\n``).
-
-    Most rows hold nothing to quote: a chunk of rows is joined by C-level ``map`` calls, then
-    checked as a whole (a comma, a quote or a line break inside a cell shows as a count that is
-    off); a chunk that fails the check, holds a value that is not text or a line "number" that
-    is not an int, goes through the csv module. One write per chunk.
-    """
-    buf = io.StringIO()
-    slow = csv.writer(buf, lineterminator="\n")
-    slow.writerow(COLUMNS)
-    out.write(buf.getvalue())
-    commas = len(COLUMNS) - 1
-    for i in range(0, len(rows), chunk):
-        part = rows[i:i + chunk]
-        numbers = list(map(_NUMBER, part))
-        try:
-            heads = list(map(",".join, map(_TEXT, part)))
-        except TypeError:                     # a cell that is not text
-            heads = None
-        if heads is not None and set(map(type, numbers)) <= {int}:
-            text = "".join([f"{h},{n}\n" for h, n in zip(heads, numbers)])
-            if (text.count(",") == commas * len(part) and text.count("\n") == len(part)
-                    and '"' not in text and "\r" not in text):
-                out.write(text)
-                continue
-        buf.seek(0)
-        buf.truncate()
-        slow.writerows([r[c] for c in COLUMNS] for r in part)
-        out.write(buf.getvalue())
+def write_csv(rows: list[dict], out: IO[str]) -> None:
+    """CSV with a header, by the csv module (minimal quoting, ``\n``), in one C-level call."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows(map(itemgetter(*COLUMNS), rows))
 
 
 def write_json(rows: list[dict], out: IO[bytes]) -> None:

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from rig.events import Kind, ParseResult, Source, row
-from rig.parse.pmset import _valid_date
+from rig.timestamps import valid_date
 
 __all__ = ["FORMATS", "GatewayParseResult", "parse_gateway", "UNTIMED", "UNPARSED", "BAD_JSON",
            "BAD_TIME", "NO_YEAR"]
@@ -90,7 +90,7 @@ _BSD_SYSLOG = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ", re.ASCII)
 def _iso(ts: str) -> str | None:
     """An ISO-8601 stamp with its offset normalised to ``+HH:MM`` (``Z`` -> ``+00:00``)."""
     m = _ISO_PARTS.match(ts)
-    if m is None or not _valid_date(m[1]) or m[2][:2] > "23" or m[2][3:5] > "59" \
+    if m is None or not valid_date(m[1]) or m[2][:2] > "23" or m[2][3:5] > "59" \
             or m[2][6:8] > "59" or (m[4] is not None and (m[4][1:] > "23" or m[5] > "59")):
         return None   # a stamp no clock writes (month 13, 25:00): rejected, not a silent NaT
     off = "+00:00" if m[3] else f"{m[4]}:{m[5]}"

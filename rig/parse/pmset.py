@@ -34,10 +34,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
-from functools import lru_cache
 
 from rig.events import Kind, ParseResult, Source, row
+from rig.timestamps import valid_date
 
 __all__ = ["PowerLine", "parse_pmset", "parse_power_message"]
 
@@ -174,19 +173,6 @@ def parse_power_message(msg: str) -> PowerLine | None:
                      duration_s=duration)
 
 
-@lru_cache(maxsize=4096)
-def _valid_date(d: str) -> bool:
-    """A real calendar date inside what ``datetime64[ns]`` can hold (1677-09-21…2262-04-11)."""
-    try:
-        year = int(d[0:4])
-        if not 1970 <= year <= 2261:
-            return False
-        date(year, int(d[5:7]), int(d[8:10]))
-    except ValueError:
-        return False
-    return True
-
-
 def _split_domain(rest: str) -> tuple[str, str]:
     m = _DOM_MSG.match(rest)
     if m:
@@ -231,7 +217,7 @@ def parse_pmset(text: str, host: str) -> ParseResult:
         if marks:
             body = body.rstrip(marks).rstrip()
         m = _TS.match(body)
-        if (m is None or not _valid_date(m["date"]) or m["hh"] > "23" or m["mi"] > "59"
+        if (m is None or not valid_date(m["date"]) or m["hh"] > "23" or m["mi"] > "59"
                 or m["ss"] > "59" or m["oh"] > "23" or m["om"] > "59"):
             res.reject(no)
             continue

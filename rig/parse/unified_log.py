@@ -30,18 +30,18 @@ What becomes a row:
 Speed: a line is parsed as JSON only if it contains one of a few byte strings (the watched
 subsystems; powerd's image path ``powerd.bundle``, which every JSON key set of ``log`` carries
 in ``processImagePath``, so powerd's records are found by it) or is shorter than any log record
-(the footer); the rest is counted as ``other`` unparsed. Clean segments (every line ``{…}``)
-are never walked line by line in Python: :func:`rig.parse.line_scan.clean_lines` finds their
-candidate lines (in C where the extension is built, else numpy and ``bytes.find``). When every line of a segment opens like ``log``'s compact output,
-the product is searched as ``"subsystem":"NAME"``: faster, and blind to the ~7 % of a real
-export where another subsystem's message mentions the product. Otherwise (a pretty record, a
-writer that puts spaces after colons) the bare name is searched and a hit whose compact
-``"subsystem":"…"`` names another subsystem is counted as ``other`` without decoding; after
-decoding, the subsystem is checked again. :func:`parse_unified_stream` takes an
-iterator of byte blocks of any size (lines may be split across blocks), so a caller can stream
-a huge export in fixed-size reads or memory-mapped windows; :func:`parse_unified` runs the same
-core on one block. :func:`parse_unified_part` and :func:`join_parts` let a caller parse pieces
-of one export separately (e.g. chunks shared out to two cores) and get what one stream gives.
+(the footer); the rest is counted as ``other`` unparsed. Segments of about 1 MB whose every line
+is ``{…}`` are not walked line by line: :func:`rig.parse.line_scan.clean_lines` finds their
+candidate lines with ``bytes`` methods. When every line of a segment opens like ``log``'s compact
+output, the product is searched as ``"subsystem":"NAME"``: faster, and blind to the ~7 % of a
+real export where another subsystem's message mentions the product (in such a segment a short
+line opens like a record, so it is no footer and is decoded only for a needle, like a long
+one). Otherwise (a pretty record, a writer that puts spaces after colons) the bare name is
+searched and a hit whose compact ``"subsystem":"…"`` names another subsystem is counted as
+``other`` without decoding; after decoding, the subsystem is checked again.
+:func:`parse_unified_stream` takes an iterator of byte blocks of any size (lines may be split
+across blocks), so a caller can stream a huge export in fixed-size reads into one buffer;
+:func:`parse_unified` runs the same core on one block.
 
 Counting (``read == parsed + other + skipped + rejected + duplicates``): ``read`` counts *units*.
 Outside a pretty-printed record a unit is a line (so for ndjson, ``read`` is the number of lines);
@@ -59,25 +59,20 @@ A record that would make a row but has no usable ``timestamp`` is ``rejected``.
 """
 from __future__ import annotations
 
-import gc
 import json
-import mmap
 import re
 from collections.abc import Iterable
-from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
 
 import orjson
 
-from rig.events import COLUMNS, Kind, ParseResult, Source
+from rig.events import Kind, ParseResult, Source
 from rig.parse.line_scan import clean_lines
-from rig.parse.pmset import _valid_date, parse_power_message
+from rig.parse.pmset import parse_power_message
+from rig.timestamps import valid_date
 from rig.parse.signatures import Signatures
 
-__all__ = ["POWERD_SUBSYSTEM", "Part", "decode_record", "iso_timestamp", "join_parts", "parse_unified",
-           "parse_unified_part", "parse_unified_stream"]
+__all__ = ["POWERD_SUBSYSTEM", "decode_record", "iso_timestamp", "parse_unified", "parse_unified_stream"]
 
 _UNIFIED = Source.UNIFIED.value
 _OTHER = Kind.OTHER
@@ -138,7 +133,7 @@ def _minute_iso(minute: str, off: str) -> tuple[str, str] | None:
 @lru_cache(maxsize=4096)
 def _valid_minute(day: str, hh_mm: str, off_h: str, off_m: str) -> bool:
     """Date, hour, minute and offset of a stamp are real (checked once per minute of a log)."""
-    return _valid_date(day) and hh_mm[:2] <= "23" and hh_mm[3:] <= "59" and off_h[1:] <= "23" \
+    return valid_date(day) and hh_mm[:2] <= "23" and hh_mm[3:] <= "59" and off_h[1:] <= "23" \
         and off_m <= "59"
 
 
@@ -174,38 +169,15 @@ def parse_unified_stream(chunks: Iterable[bytes], host: str,
     """Parse ``log show`` output arriving as byte blocks of any size (e.g. ``f.read(1 << 20)``).
 
     Only one block plus one partial line is held at a time, so a 1 GB export streams in constant
-    memory (apart from the rows kept). Blocks may be ``bytes``, a ``bytearray`` that the caller
-    refills after each block (``f.readinto(buf)``), or an ``mmap`` window the caller closes after
-    it: nothing keeps a reference to a block.
+    memory (apart from the rows kept). Blocks may be ``bytes`` or a ``bytearray`` that the
+    caller refills after each block (``f.readinto(buf)``): nothing keeps a reference to a block.
     """
-    return _run(chunks, host, signatures).res
-
-
-def _run(chunks: Iterable[bytes], host: str, signatures: Signatures | None) -> "_Core":
-    with _no_cycle_collection():
-        return _feed_all(chunks, _Core(host, signatures))
-
-
-@contextmanager
-def _no_cycle_collection():
-    """The cycle collector paused for a parse: each decoded record is a few new containers,
-    so a night's log would trigger ~100 collections, each walking every row kept so far
-    (a quarter of the per-record time). The parser makes no reference cycles."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-def _feed_all(chunks: Iterable[bytes], core: "_Core") -> "_Core":
+    core = _Core(host, signatures)
     carry: list[bytes] = []       # the start of a line split across blocks
     for chunk in chunks:
         if not chunk:
             continue
-        if not isinstance(chunk, (bytes, bytearray, mmap.mmap)):
+        if not isinstance(chunk, (bytes, bytearray)):
             chunk = bytes(chunk)        # a memoryview: no find(); the others are used in place
         last = chunk.rfind(b"\n")
         if last < 0:
@@ -222,85 +194,7 @@ def _feed_all(chunks: Iterable[bytes], core: "_Core") -> "_Core":
     if carry:
         core.feed_lines([b"".join(carry)])
     core.finish()
-    return core
-
-
-@dataclass
-class Part:
-    """A piece of one export parsed on its own: what :func:`join_parts` needs to glue pieces.
-
-    A part travels between processes (one per core), so it pickles compactly: rows as tuples
-    of their values (the keys are :data:`~rig.events.COLUMNS`), which is 3x faster to pickle
-    and unpickle than dicts and gives back equal dicts.
-    """
-
-    result: ParseResult
-    keys: list      # the de-duplication key of each row of ``result``, in order
-    lines: int      # lines consumed (``line`` numbers of the next part start after these)
-    bad_time: int = 0   # rows a caller took out because their time is no instant (see parse_cli)
-
-    def __getstate__(self) -> dict:
-        res = self.result
-        packed = ParseResult(read=res.read, parsed=res.parsed, other=res.other, skipped=res.skipped,
-                             rejected=res.rejected, rejected_lines=res.rejected_lines,
-                             duplicates=res.duplicates)
-        values = itemgetter(*COLUMNS)
-        return {**self.__dict__, "result": packed, "rows": list(map(values, res.rows))}
-
-    def __setstate__(self, state: dict) -> None:
-        rows = state.pop("rows")
-        self.__dict__.update(state)
-        self.result.rows = [dict(zip(COLUMNS, r)) for r in rows]
-
-
-def parse_unified_part(chunks: Iterable[bytes], host: str, signatures: Signatures | None) -> Part:
-    """:func:`parse_unified_stream` of one piece of an export, for :func:`join_parts`.
-
-    A piece must end with a whole line, and the next piece must start with a line that is a
-    whole compact record (``{…}``): then no pretty-printed record is open across the cut, and
-    the pieces joined give exactly what one stream over the whole export gives.
-    """
-    core = _run(chunks, host, signatures)
-    return Part(core.res, list(core.seen), core.line_no)
-
-
-def join_parts(parts: list[Part]) -> ParseResult:
-    """Consecutive pieces of one export as one result: line numbers shifted, rows that repeat a
-    row of an earlier piece dropped and counted as duplicates (as one stream would)."""
-    out = ParseResult()
-    seen: set = set()
-    offset = 0
-    for part in parts:
-        res = part.result
-        out.read += res.read
-        out.parsed += res.parsed
-        out.other += res.other
-        out.skipped += res.skipped
-        out.duplicates += res.duplicates
-        for no in res.rejected_lines:
-            out.reject(no + offset)
-        out.rejected += res.rejected - len(res.rejected_lines)
-        if seen.isdisjoint(part.keys):     # the usual case: no window repeated across the cut
-            seen.update(part.keys)
-            if offset:
-                for r in res.rows:
-                    r["line"] += offset
-            out.rows.extend(res.rows)
-            offset += part.lines
-            continue
-        for r, key in zip(res.rows, part.keys):
-            if key in seen:
-                out.duplicates += 1
-                if r["kind"] == _OTHER.value:
-                    out.other -= 1
-                else:
-                    out.parsed -= 1
-                continue
-            seen.add(key)
-            r["line"] += offset
-            out.rows.append(r)
-        offset += part.lines
-    return out
+    return core.res
 
 
 class _Core:
@@ -329,9 +223,7 @@ class _Core:
         self.line_no = 0                  # lines consumed so far
         self.record: list[bytes] | None = None   # lines of an open pretty-printed record
         self.record_start = 0
-        # dedupe key -> None, in insertion order: a key is added exactly when its row is kept,
-        # so list(seen) is the key of each row (what joins separately parsed parts of a file)
-        self.seen: dict = {}
+        self.seen: set = set()            # de-duplication keys of the rows kept
 
     # ---- blocks ----------------------------------------------------------------------------
 
@@ -564,7 +456,7 @@ class _Core:
         if key in self.seen:
             res.duplicates += 1
             return
-        self.seen[key] = None
+        self.seen.add(key)
         # row() inlined (with the same keys): this runs once per kept record of a night's log
         res.rows.append({"t": t, "t_raw": ts, "host": self.host, "mac": self.host, "source": _UNIFIED,
                          "kind": _VALUE[kind], "session": session, "detail": detail, "caps": caps,
