@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rig.runner.cycle import Plan  # noqa: E402
+from rig.runner.plan import Plan  # noqa: E402
 from rig.lab.inventory import load_lab  # noqa: E402
 from rig.runner.run import drive, parse_duration, start_run  # noqa: E402
 from rig.score.suites import SUITES  # noqa: E402

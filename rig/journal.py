@@ -8,9 +8,25 @@ from __future__ import annotations
 
 import os
 import threading
+from enum import Enum
 from pathlib import Path
 
 import orjson
+
+
+class Rec(str, Enum):
+    """Every journal record type, once (a reader compares ``rec["type"]`` with these)."""
+
+    CYCLE_START = "cycle_start"   # written before the Mac is touched: outcome unknown
+    STEP = "step"                 # a step begins (between steps is where a stop takes effect)
+    OFFSET = "offset"             # a clock offset measured (host, t, offset, rtt)
+    BUILD = "build"               # the extension's installed line, as the Mac reported it
+    PROBE_STARTED = "probe_started"
+    ACTION = "action"             # what the rig did to the Mac (an anchor when it is the wake)
+    RECOVERY = "recovery"         # a rung of the recovery ladder, its error or its success
+    RECOVERY_ACTION = "recovery_action"
+    CYCLE_END = "cycle_end"       # the outcome and why
+    CYCLE_PLAN = "cycle_plan"     # a sweep's per-cycle settings (fixtures)
 
 
 class Journal:

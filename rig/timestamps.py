@@ -16,6 +16,11 @@ def utc_seconds(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
 
 
+def utc_micro(epoch: float) -> str:
+    """``2026-11-25T21:00:05.123456+00:00``: a journal record's ``utc`` (µs, no pandas)."""
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+
+
 def utc_exact(epoch: float) -> str:
     """The instant as ISO text with all its digits (a controller row's ``t``)."""
     import pandas as pd  # here, not at the top: ``rig parse`` never loads pandas

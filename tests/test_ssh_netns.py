@@ -18,7 +18,7 @@ import pytest
 from peers import Netns, OpenSSHDoor, lab_with_mac_at, shared_dir
 from polling import wait_for
 from rig.runner.collect import ATTEMPTS, REMOTE_UNIFIED
-from rig.runner.cycle import Plan
+from rig.runner.plan import Plan
 from rig.journal import cycles_from_journal, read_journal
 from rig.lab.inventory import load_lab
 from rig.parse.pmset import parse_pmset

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from batch_nights import batch_run
 from rig.cli.main import main
-from rig.runner.cycle import Plan
+from rig.runner.plan import Plan
 from rig.journal import read_journal
 from rig.lab.inventory import parse_lab
 from rig.runner.run import start_run

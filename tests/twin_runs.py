@@ -11,7 +11,7 @@ from typing import Callable
 
 import pandas as pd
 
-from rig.runner.cycle import Plan
+from rig.runner.plan import Plan
 from rig.lab.inventory import Lab, load_lab
 from rig.runner.run import drive, start_run
 from rig.score.suites import SUITES

@@ -55,7 +55,7 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="no progress (cycle results and the report path only)")
 def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang_limit, retries, quiet) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
-    from rig.runner.cycle import Plan
+    from rig.runner.plan import Plan
     from rig.score.gates import Gate
     from rig.lab.inventory import LabError, load_lab
     from rig.runner.run import parse_duration, start_run

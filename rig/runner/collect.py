@@ -33,17 +33,17 @@ import os
 import shlex
 import shutil
 import zlib
-from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from rig.lab.clock import Clock
-from rig.events import Kind
 from rig.lab.inventory import Lab, Mac
 from rig.outcomes import RigError
 from rig.parse.signatures import load_signatures
 from rig.drive.ssh import CommandResult, HostKeyError, SFTPUnavailable, SSHError, SSHSession
-from rig.parse.unified_log import POWERD_SUBSYSTEM, parse_unified
+from rig.parse.unified_log import POWERD_SUBSYSTEM
+from rig.timestamps import log_show_time
 
 MARGIN_S = 60.0
 ATTEMPTS = 3  # tries per host and cycle when the link drops
@@ -51,13 +51,14 @@ RETRY_WAIT_S = 2.0  # wall seconds before the first retry, doubled after each
 REMOTE_UNIFIED = ".rig-unified.ndjson"  # in the login user's home; the next collection clears it
 
 
-def log_time(epoch: float) -> str:
-    """``log show --start`` form with an explicit offset, so the Mac's time zone never matters."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+0000")
-
-
 def predicate(lab: Lab) -> str:
-    subs = list(load_signatures(lab.extension.signatures).watched_subsystems) or [lab.extension.subsystem]
+    """The ``log show`` predicate: the extension's subsystems and powerd's (read once per file)."""
+    return _predicate(str(lab.extension.signatures), lab.extension.subsystem)
+
+
+@lru_cache(maxsize=16)
+def _predicate(signatures: str, subsystem: str) -> str:
+    subs = list(load_signatures(signatures).watched_subsystems) or [subsystem]
     subs.append(POWERD_SUBSYSTEM)
     return " OR ".join(f'subsystem == "{s}"' for s in dict.fromkeys(subs))
 
@@ -69,7 +70,13 @@ def host_window(start: float, end: float, offsets) -> tuple[float, float]:
 
 def log_show_argv(lab: Lab, start: float, end: float) -> list[str]:
     return ["log", "show", "--style", "ndjson", "--info", "--debug", "--predicate", predicate(lab),
-            "--start", log_time(start), "--end", log_time(end)]
+            "--start", log_show_time(start), "--end", log_show_time(end)]
+
+
+def gateway_argv(lab: Lab, start: float, end: float) -> list[str]:
+    """The lab's gateway ``log_command`` for a window of the gateway's clock (whole seconds,
+    the end rounded up so the window's last second is inside)."""
+    return shlex.split(lab.gateway.log_command.format(start=int(start), end=int(end) + 1))
 
 
 def unified_to_file_line(argv: list[str], remote: str = REMOTE_UNIFIED) -> list:
@@ -213,7 +220,7 @@ def collect_gateway(lab: Lab, raw: Path, start: float, end: float, clock: Clock,
         return
     raw.mkdir(parents=True, exist_ok=True)
     a, b = host_window(start, end, offsets)
-    argv = shlex.split(lab.gateway.log_command.format(start=int(a), end=int(b) + 1))
+    argv = gateway_argv(lab, a, b)
 
     def fetch() -> dict:
         res = gw.run(argv)
@@ -226,24 +233,3 @@ def collect_gateway(lab: Lab, raw: Path, start: float, end: float, clock: Clock,
     finally:
         gw.close()
     _check_statuses(f"gateway {lab.gateway.name}", meta)
-
-
-def wait_for_tunnel(ssh: SSHSession, lab: Lab, host: str, anchor: float, offset: float, clock: Clock,
-                    timeout_s: float, poll_s: float = 5.0) -> float | None:
-    """Poll the extension's log until it shows the tunnel carrying traffic after the wake.
-
-    Evidence is a ``tunnel_up`` or a ``keepalive`` logged after the anchor (translated onto the
-    Mac's clock with ``offset``). Returns the controller time it was seen, or ``None`` at the
-    timeout: a missing tunnel is scored (censored time-to-tunnel), not raised.
-    """
-    sigs = load_signatures(lab.extension.signatures)
-    evidence = {Kind.TUNNEL_UP.value, Kind.KEEPALIVE.value}
-    anchor_host = anchor + offset
-    while True:
-        res = ssh.run(log_show_argv(lab, anchor_host - 1.0, clock.now() + offset + MARGIN_S)).check()
-        rows = parse_unified(res.out, host, sigs).rows
-        if any(r["kind"] in evidence and datetime.fromisoformat(r["t"]).timestamp() > anchor_host for r in rows):
-            return clock.now()
-        if clock.now() >= anchor + timeout_s:
-            return None
-        clock.sleep(poll_s)

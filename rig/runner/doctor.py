@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from rig.drive.actuator import open_actuator
 from rig.runner.offsets import measure_offset
+from rig.drive import extension
 from rig.lab.inventory import Lab, Mac
 from rig.outcomes import RigError
 from rig.drive.ssh import SSHSession
@@ -76,15 +77,13 @@ def check_mac(lab: Lab, mac: Mac, clock, build: str | None = None) -> list[Findi
         f.append(Finding(name, "clock offset", st, f"{off.offset:+.3f} s (±{off.error * 1000:.1f} ms)",
                          "" if st == "ok" else "enable network time: sudo sntp -sS time.apple.com"))
 
-        ext = ssh.run(["systemextensionsctl", "list"])
-        bundle = lab.extension.bundle_id or lab.extension.subsystem
-        lines = [" ".join(ln.split()) for ln in ext.text.splitlines() if bundle in ln]
-        if not lines:
-            f.append(Finding(name, "extension", "fail", f"{bundle} not installed", "rig install --build PKG"))
-        elif build and build.split(":", 1)[-1] not in lines[0]:
-            f.append(Finding(name, "extension", "fail", f"installed: {lines[0]}", f"rig install --build {build}"))
+        found = extension.installed(ssh.run(list(extension.LIST_ARGV)).text, lab.extension, build or "")
+        if not found.line:
+            f.append(Finding(name, "extension", "fail", f"{found.bundle} not installed", "rig install --build PKG"))
+        elif build and not found.at_build:
+            f.append(Finding(name, "extension", "fail", f"installed: {found.line}", f"rig install --build {build}"))
         else:
-            f.append(Finding(name, "extension", "ok", lines[0]))
+            f.append(Finding(name, "extension", "ok", found.line))
 
         settings = _pmset_settings(ssh.run(["pmset", "-g"]).text)
         for key, want, why in PMSET_WANTED:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from rig.drive import extension
 from rig.lab.inventory import Lab, Mac
 from rig.outcomes import RigError
 from rig.drive.ssh import SSHSession
@@ -36,11 +37,8 @@ def expected_version(pkg: Path) -> str:
     return m.group(1)
 
 
-def installed_line(ssh: SSHSession, lab: Lab) -> str:
-    bundle = lab.extension.bundle_id or lab.extension.subsystem
-    out = ssh.run(["systemextensionsctl", "list"]).check().text
-    lines = [" ".join(ln.split()) for ln in out.splitlines() if bundle in ln]
-    return lines[0] if lines else ""
+def listing(ssh: SSHSession) -> str:
+    return ssh.run(list(extension.LIST_ARGV)).check().text
 
 
 def install(lab: Lab, mac: Mac, pkg: Path, expect: str) -> InstallResult:
@@ -55,10 +53,11 @@ def install(lab: Lab, mac: Mac, pkg: Path, expect: str) -> InstallResult:
             if res.status != 0:
                 return InstallResult(mac.name, False, "", f"installer exited {res.status}: "
                                      f"{res.err.decode('utf-8', 'replace').strip()[:300]}")
-            line = installed_line(ssh, lab)
+            found = extension.installed(listing(ssh), lab.extension, expect)
     except RigError as e:
         return InstallResult(mac.name, False, "", str(e))
-    if expect not in line:
-        return InstallResult(mac.name, False, line, f"installed, but systemextensionsctl shows {line or 'nothing'}"
+    if not found.at_build:
+        return InstallResult(mac.name, False, found.line,
+                             f"installed, but systemextensionsctl shows {found.line or 'nothing'}"
                              f" (expected {expect}); approve the extension on the Mac or check the package")
-    return InstallResult(mac.name, True, line)
+    return InstallResult(mac.name, True, found.line)

@@ -10,18 +10,19 @@ import shutil
 import sys
 import threading
 from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from rig import __version__
 from rig.score import derive
 from rig.lab import lease
-from rig.runner.cycle import CycleRunner, Plan
+from rig.runner.cycle import CycleRunner
+from rig.runner.plan import Plan
 from rig.journal import Journal, cycles_from_journal, merge_parts, read_journal
 from rig.lab.inventory import Lab
 from rig.outcomes import Outcome
 from rig.run_folder import RunFolder
+from rig.timestamps import utc_seconds
 
 _DUR = re.compile(r"(\d+(?:\.\d+)?)([hms])")
 
@@ -39,16 +40,17 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
 
 
-def _utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
-
-
 def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
-              command: list[str] | None = None, macs=None, folder: RunFolder | None = None) -> RunFolder:
+              command: list[str] | None = None, macs=None, folder: RunFolder | None = None,
+              started: float | None = None, extra: dict | None = None) -> RunFolder:
     """Write ``run.json`` (and the signatures copy) into a new run folder under ``reports``, or
-    into ``folder`` when the caller made it (parallel pytest workers agree on one path)."""
-    clock = lab.clock()
-    folder = folder or RunFolder.create(reports, plan.build, clock.now())
+    into ``folder`` when the caller made it (parallel pytest workers agree on one path).
+
+    The one writer of ``run.json``: ``rig run``, the pytest session and ``rig twin simulate``
+    (whose first night ``started`` at a fixed instant, and which adds its ``twin`` table in
+    ``extra``) all describe a run with the same keys."""
+    started = lab.clock().now() if started is None else started
+    folder = folder or RunFolder.create(reports, plan.build, started)
     shutil.copy(lab.extension.signatures, folder.signatures)
     selected = macs or list(lab.macs.values())
     meta = {
@@ -64,8 +66,9 @@ def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
         "redact": list(lab.redact),
         "plan": {k: v for k, v in asdict(plan).items() if k != "gates"},
         "gates": [asdict(g) for g in plan.gates],
-        "started": _utc(clock.now()),
+        "started": utc_seconds(started),
         "command": command or sys.argv,
+        **(extra or {}),
     }
     folder.write_meta(meta)
     return folder
@@ -112,5 +115,5 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
         journal.close()
         for m in taken:
             lease.release(ldir, lease.key(m), holder)
-        folder.update_meta(finished=_utc(clock.now()))
+        folder.update_meta(finished=utc_seconds(clock.now()))
     return derive.derive_run(folder.path)

@@ -152,60 +152,8 @@ class TwinLab:
             self.servers[mac].drop_connections()
 
     def _lab_toml(self, gw_port: int) -> str:
-        c, cfg = self.clock, self.cfg
-        out = [
-            "# Lab file written by the twin: the same shape as a real rack's lab.toml.",
-            "[lab]",
-            'name = "twin"',
-            "redact = ['(?i)token=\\S+', '(?i)authorization: \\S+']",
-            "",
-            "[clock]  # a twin lab runs on a virtual clock; a real lab file has no [clock] table",
-            f"scale = {c.scale!r}",
-            f"wall_origin = {c.wall_origin!r}",
-            f"virtual_origin = {c.virtual_origin!r}",
-            "",
-            "[extension]",
-            'name = "TwinProxy"',
-            'subsystem = "com.example.twinproxy"',
-            'bundle_id = "com.example.twinproxy.extension"',
-            'signatures = "signatures.toml"',
-            "",
-            "[gateway]",
-            f'name = "{self.world.gateway.name}"',
-            'host = "127.0.0.1"',
-            f"port = {gw_port}",
-            f'user = "{USER}"',
-            'key = "id_ed25519"',
-            'known_hosts = "known_hosts"',
-            'log_command = "journalctl -u ocserv -o short-iso-precise --since @{start} --until @{end}"',
-            'format = "ocserv"',
-            "clients = { " + ", ".join(f'{_toml_str(m.name)} = {_toml_str("rig-" + m.name)}' for m in cfg.macs) + " }",
-            "",
-            "[[actuator]]",
-            'name = "act-1"',
-            f"port = {_toml_str(self.firmware.link)}",
-            'kind = "rig-v1"',
-            'clock = "lab"  # the firmware stamps at= on the lab clock',
-            "",
-        ]
-        for i, spec in enumerate(cfg.macs, start=1):
-            laptop = spec.kind == "laptop"
-            out += [
-                "[[mac]]",
-                f"name = {_toml_str(spec.name)}",
-                'host = "127.0.0.1"',
-                f"port = {self.servers[spec.name].port}",
-                f'user = "{USER}"',
-                'key = "id_ed25519"',
-                'known_hosts = "known_hosts"',
-                'actuator = "act-1"',
-                f"channel = {i}",
-                f'sleep_by = "{"lid" if laptop else "sleepnow"}"',
-                f'wake_by = "{"lid" if laptop else "power"}"',
-                "tags = [" + ", ".join(_toml_str(t) for t in spec.tags or [spec.kind]) + "]",
-                "",
-            ]
-        return "\n".join(out)
+        ports = {name: srv.port for name, srv in self.servers.items()}
+        return lab_toml(self.cfg, self.world.gateway.name, gw_port, ports, str(self.firmware.link), self.clock)
 
     def write_truth(self) -> Path:
         self.world.advance(self.clock.now())
@@ -240,3 +188,68 @@ def serve(root: Path, cfg: TwinConfig) -> None:
         pass
     lab.write_truth()
     lab.stop()
+
+
+def lab_toml(cfg: "TwinConfig", gateway: str, gw_port: int, mac_ports: dict, actuator_port: str,
+             clock=None, signatures: str = "signatures.toml") -> str:
+    """The twin's lab file: the same shape as a real rack's ``lab.toml``, one Mac per channel of
+    one actuator. The live twin writes it with its doors' ports; the batch reads the same lab
+    (placeholder ports, never dialled), so both run the same cycle on the same Macs."""
+    out = [
+        "# Lab file written by the twin: the same shape as a real rack's lab.toml.",
+        "[lab]",
+        'name = "twin"',
+        "redact = ['(?i)token=\\S+', '(?i)authorization: \\S+']",
+        "",
+    ]
+    if clock is not None:
+        out += [
+            "[clock]  # a twin lab runs on a virtual clock; a real lab file has no [clock] table",
+            f"scale = {clock.scale!r}",
+            f"wall_origin = {clock.wall_origin!r}",
+            f"virtual_origin = {clock.virtual_origin!r}",
+            "",
+        ]
+    out += [
+        "[extension]",
+        'name = "TwinProxy"',
+        'subsystem = "com.example.twinproxy"',
+        'bundle_id = "com.example.twinproxy.extension"',
+        f"signatures = {_toml_str(signatures)}",
+        "",
+        "[gateway]",
+        f"name = {_toml_str(gateway)}",
+        'host = "127.0.0.1"',
+        f"port = {gw_port}",
+        f'user = "{USER}"',
+        'key = "id_ed25519"',
+        'known_hosts = "known_hosts"',
+        'log_command = "journalctl -u ocserv -o short-iso-precise --since @{start} --until @{end}"',
+        'format = "ocserv"',
+        "clients = { " + ", ".join(f'{_toml_str(m.name)} = {_toml_str("rig-" + m.name)}' for m in cfg.macs) + " }",
+        "",
+        "[[actuator]]",
+        'name = "act-1"',
+        f"port = {_toml_str(actuator_port)}",
+        'kind = "rig-v1"',
+        'clock = "lab"  # the firmware stamps at= on the lab clock',
+        "",
+    ]
+    for i, spec in enumerate(cfg.macs, start=1):
+        laptop = spec.kind == "laptop"
+        out += [
+            "[[mac]]",
+            f"name = {_toml_str(spec.name)}",
+            'host = "127.0.0.1"',
+            f"port = {mac_ports[spec.name]}",
+            f'user = "{USER}"',
+            'key = "id_ed25519"',
+            'known_hosts = "known_hosts"',
+            'actuator = "act-1"',
+            f"channel = {i}",
+            f'sleep_by = "{"lid" if laptop else "sleepnow"}"',
+            f'wake_by = "{"lid" if laptop else "power"}"',
+            "tags = [" + ", ".join(_toml_str(t) for t in spec.tags or [spec.kind]) + "]",
+            "",
+        ]
+    return "\n".join(out)

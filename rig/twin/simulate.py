@@ -3,20 +3,14 @@
 The SSH twin runs at a bounded scale because a controller has to keep up with it through real
 doors. Questions like "how much churn does a 60 s DPD timeout cause per night?" need hundreds of
 nights, so this module drives the same ``World``, ``Mac``, ``Gateway`` and build models directly:
-no SSH, no threads, no waiting. A small controller per Mac is a generator on the world's event
-queue that does what ``rig/cycle.py`` does, step for step and with the latencies real hardware
-has (SSH connects, round trips, ``log show`` taking a second):
-
-    precondition (offsets, build, gateway offset) -> sleep (lid close or ``pmset sleepnow``) ->
-    dwell -> wake (lid open or power press) -> wait for SSH -> wait for the tunnel -> hold for
-    the alert grace -> collect pmset log, unified log and gateway log -> offset -> done
-
-and writes what the rig writes: ``run.json`` (same keys as ``rig.runner.run.start_run``), the product's
-``signatures.toml``, ``journal.jsonl`` (cycle_start, step, offset, build, action, cycle_end with
-``collected`` true and a placeholder outcome that scoring recomputes) and ``raw/<mac>/<cycle>/``
-with ``pmset.log``, ``unified.ndjson``, ``gateway.log`` and ``collect.json``. The log text comes
-from the twin shell's own renderers (the exact commands the rig's collector sends, through
-``mac_shell``/``gateway_shell``), so ``rig score RUN`` scores it unchanged.
+no SSH, no threads, no waiting. Each Mac runs the rig's own cycle (:mod:`rig.runner.script`, the
+one definition ``rig run`` executes too) through :class:`rig.twin.executor.BatchExecutor`, a
+generator on the world's event queue with the latencies real hardware has, on the lab the live
+twin would write (:func:`rig.twin.serve.lab_toml`). It writes what the rig writes: ``run.json``
+(by :func:`rig.runner.run.start_run`), the product's ``signatures.toml``, ``journal.jsonl`` (the
+script's records; a collected cycle's outcome is a placeholder that scoring recomputes) and
+``raw/<mac>/<cycle>/`` with ``pmset.log``, ``unified.ndjson``, ``gateway.log`` and
+``collect.json``, so ``rig score RUN`` scores it unchanged.
 
 Clock offsets in the journal are *measurements*: the true skew plus an error within half of a
 round trip drawn from 2-20 ms, never the truth copied; Mac and gateway clocks are seconds apart,
@@ -27,42 +21,39 @@ nights, and per cycle the true counts and intervals (see :func:`cycle_truth`).
 Each night is its own world (a fresh boot of every Mac and a fresh extension process; the same
 Macs, clocks and time zones), starting 24 h after the previous one, so memory and time per night
 do not grow with the number of nights. A Mac that does not wake (fault ``never_wakes``) ends its
-cycle ``dut_hang`` after the rig's recovery ladder; its remaining cycles that night are journaled
-as skipped (the next night it has been power-cycled).
+cycle ``dut_hang`` after the rig's whole recovery ladder; its remaining cycles that night are
+journaled as skipped (the next night it has been power-cycled).
 """
 from __future__ import annotations
 
-import json
 import random
 import shlex
-import shutil
+import tomllib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 import orjson
 
-from rig import __version__
-from rig.runner.collect import host_window, log_show_argv, log_time
-from rig.runner.cycle import Plan
-from rig.outcomes import Outcome
+from rig.lab.clock import ScaledClock
+from rig.lab.inventory import Lab, parse_lab
+from rig.parse.signatures import load_signatures
 from rig.run_folder import RunFolder
+from rig.runner import script
+from rig.runner.collect import log_show_argv
+from rig.runner.plan import Plan
+from rig.runner.run import start_run
 from rig.score.suites import SUITES
+from rig.timestamps import log_show_time, utc_seconds
+from rig.twin.executor import BatchExecutor
 from rig.twin.gateway import Gateway
 from rig.twin.mac import Mac
-from rig.twin.serve import DEFAULT_MACS, MacSpec, TwinConfig
-from rig.twin.shell import gateway_shell, mac_shell
+from rig.twin.serve import DEFAULT_MACS, MacSpec, TwinConfig, lab_toml
 from rig.twin.world import World
 
 SIGNATURES = Path(__file__).with_name("signatures.toml")
-SUBSYSTEM = "com.example.twinproxy"
-BUNDLE = "com.example.twinproxy.extension"
-GATEWAY_LOG_COMMAND = "journalctl -u ocserv -o short-iso-precise --since @{start} --until @{end}"
-REDACT = ["(?i)token=\\S+", "(?i)authorization: \\S+"]
 FIRST_NIGHT = datetime(2026, 11, 25, 21, 0, tzinfo=timezone.utc).timestamp()
 DAY_S = 86_400.0
-EVIDENCE = ("Tunnel up session=", "Keepalive sent session=")  # what wait_for_tunnel accepts
 
 
 @dataclass
@@ -178,191 +169,13 @@ class Night:
             return
         self.world.at(t, self._step, gen)
 
-    # -- the cycle (rig/cycle.py, step for step) ---------------------------------------------------
+    # -- the Mac's cycles: the rig's own script, on this night's world ---------------------------
     def mac_night(self, mac: Mac, channel: int):
-        sim, plan = self.sim, self.sim.plan
-        for j in range(plan.cycles_per_night):
-            k = self.index * plan.cycles_per_night + j + 1
-            hung = yield from self.cycle(mac, channel, k)
-            if hung:
-                for rest in range(j + 1, plan.cycles_per_night):
-                    kk = self.index * plan.cycles_per_night + rest + 1
-                    t = self.world.now
-                    sim.journal({"type": "cycle_start", "mac": mac.name, "cycle": kk, "t": t,
-                                 "outcome": Outcome.UNKNOWN.value, "build": sim.build})
-                    sim.journal({"type": "cycle_end", "mac": mac.name, "cycle": kk, "t": t,
-                                 "outcome": Outcome.DUT_HANG.value, "collected": False,
-                                 "reason": "skipped: the Mac hung earlier this night"})
-                return
-
-    def cycle(self, mac: Mac, channel: int, k: int):
-        sim, w, ctl, plan = self.sim, self.world, self.ctl, self.sim.plan
-        name = mac.name
-        start = w.now
-        sim.journal({"type": "cycle_start", "mac": name, "cycle": k, "t": start, "attempt": 1,
-                     "outcome": Outcome.UNKNOWN.value, "build": sim.build,
-                     "utc": datetime.fromtimestamp(start, timezone.utc).isoformat()})
-        self.step(name, k, "precondition")
-        yield w.now + ctl.connect_s()
-        self.offset(mac, name, k)
-        yield w.now + 5 * ctl.exec_s()
-        out, _, _ = mac_shell(w, mac, "systemextensionsctl list")
-        installed = next(ln for ln in out.decode().splitlines() if BUNDLE in ln)
-        sim.journal({"type": "build", "mac": name, "installed": installed.strip()})
-        yield w.now + ctl.exec_s() + ctl.connect_s()
-        self.offset(self.gw, name, k)
-        yield w.now + 5 * ctl.exec_s()
-
-        # sleep
-        self.step(name, k, "sleep")
-        if mac.kind == "laptop":
-            sleep_at = yield from self.actuate(mac, k, channel, "LID", "CLOSE", "act_lid_close")
-        else:
-            rtt = ctl.rtt()
-            t0 = w.now
-            yield t0 + rtt / 2
-            mac_shell(w, mac, "pmset sleepnow")
-            yield t0 + rtt
-            sim.journal({"type": "action", "mac": name, "cycle": k, "kind": "cmd_sleepnow", "t": t0,
-                         "sent": t0, "received": t0 + rtt, "attempts": 1, "request": "pmset sleepnow"})
-            sleep_at = t0 + rtt / 2
-        self.step(name, k, "dwell")
-        yield w.now + plan.dwell_s
-
-        # wake
-        self.step(name, k, "wake")
-        if mac.kind == "laptop":
-            anchor = yield from self.actuate(mac, k, channel, "LID", "OPEN", "act_lid_open")
-        else:
-            anchor = yield from self.actuate(mac, k, channel, "PWR", f"PRESS {plan.power_press_ms}",
-                                             "act_power_press")
-        self.step(name, k, "wait for SSH")
-        reached = yield from self.await_ssh(mac, plan.wake_timeout_s)
-        if not reached:
-            for step in ("power press", "long press then press", "AC off and on"):
-                sim.journal({"type": "recovery", "mac": name, "cycle": k, "step": step, "t": w.now})
-                if step == "power press":
-                    yield from self.actuate(mac, k, channel, "PWR", f"PRESS {plan.power_press_ms}", None)
-                if (yield from self.await_ssh(mac, plan.wake_timeout_s)):
-                    break
-            else:
-                sim.journal({"type": "cycle_end", "mac": name, "cycle": k, "t": w.now, "attempt": 1,
-                             "collected": False, "outcome": Outcome.DUT_HANG.value,
-                             "reason": f"{name}: no SSH answer after wake; recovery ladder exhausted"})
-                sim.truth_cycle(self, mac, k, start, sleep_at, anchor, w.now, hung=True)
-                return True
-        mac_off = self.offset(mac, name, k)
-        yield w.now + 5 * ctl.exec_s()
-
-        # wait for the tunnel (poll the extension's log every 5 s), then hold for the grace
-        self.step(name, k, "wait for tunnel")
-        anchor_host = anchor + mac_off
-        while True:
-            yield w.now + ctl.rtt() / 2
-            seen = self.evidence(mac, anchor_host)
-            yield w.now + ctl.rng.uniform(0.8, 1.6)  # log show is slow on a real Mac
-            if seen or w.now >= anchor + plan.tunnel_timeout_s:
-                break
-            yield w.now + 5.0
-        hold = anchor + plan.grace_s + 5.0
-        if hold > w.now:
-            yield hold
-
-        # collect
-        self.step(name, k, "collect")
-        end = w.now
-        raw = sim.folder.cycle_dir(name, k)
-        raw.mkdir(parents=True, exist_ok=True)
-        meta: dict = {}
-        yield w.now + ctl.rtt() / 2
-        self.save(raw, meta, "pmset", mac_shell(w, mac, "pmset -g log"), "pmset -g log", "pmset.log")
-        yield w.now + ctl.rng.uniform(0.15, 0.4)
-        a, b = host_window(start, end, sim.offsets[name])
-        cmd = sim.log_show_command(a, b)
-        self.save(raw, meta, "unified", mac_shell(w, mac, cmd), cmd, "unified.ndjson", [a, b])
-        yield w.now + ctl.rng.uniform(0.8, 1.6)
-        self.offset(mac, name, k)
-        yield w.now + 5 * ctl.exec_s() + ctl.connect_s()
-        a, b = host_window(start, end, sim.offsets[self.gw.name])
-        gcmd = GATEWAY_LOG_COMMAND.format(start=int(a), end=int(b) + 1)
-        self.save(raw, meta, "gateway", gateway_shell(w, self.gw, gcmd), gcmd, "gateway.log", [a, b])
-        (raw / "collect.json").write_text(json.dumps(meta, indent=1))
-        yield w.now + ctl.exec_s()
-        sim.journal({"type": "cycle_end", "mac": name, "cycle": k, "t": w.now, "attempt": 1, "collected": True,
-                     "outcome": Outcome.PASS.value, "reason": ""})  # scoring recomputes pass/fail
-        sim.truth_cycle(self, mac, k, start, sleep_at, anchor, w.now)
-        yield w.now + 0.2  # the rig scores the cycle before starting the next
-        return False
-
-    # -- pieces -------------------------------------------------------------------------------------
-    def step(self, mac: str, k: int, step: str) -> None:
-        self.sim.journal({"type": "step", "mac": mac, "cycle": k, "step": step, "t": self.world.now})
-
-    def offset(self, host, mac: str, k: int) -> float:
-        """Measure ``host`` (a Mac or the gateway) as the rig does; journal it; return the offset."""
-        off = self.ctl.offset(host.name, host.skew, self.world.now)
-        self.sim.journal({"type": "offset", "mac": mac, "cycle": k, **off})
-        # host_window() only needs the smallest and largest offset so far: keep those two, so a
-        # run of many nights does not rescan every measurement at every collection
-        lo, hi = self.sim.offsets.setdefault(host.name, [SimpleNamespace(offset=off["offset"])] * 2)
-        if off["offset"] < lo.offset:
-            self.sim.offsets[host.name][0] = SimpleNamespace(offset=off["offset"])
-        if off["offset"] > hi.offset:
-            self.sim.offsets[host.name][1] = SimpleNamespace(offset=off["offset"])
-        return off["offset"]
-
-    def actuate(self, mac: Mac, k: int, channel: int, verb: str, arg: str, kind: str | None):
-        """A protocol-v1 request: the firmware acts ``at`` (exact), the reply comes back later."""
-        w, ctl = self.world, self.ctl
-        rid = ctl.next_id()
-        sent = w.now
-        at = sent + ctl.rng.uniform(0.002, 0.004)
-        yield at
-        if verb == "LID":
-            mac.lid(arg == "CLOSE")
-        else:
-            mac.power_press(int(arg.split()[-1]))
-        received = at + ctl.rng.uniform(0.001, 0.003)
-        yield received
-        request = f"{rid} {verb} {channel} {arg}"
-        if kind is not None:
-            self.sim.journal({"type": "action", "mac": mac.name, "cycle": k, "kind": kind, "t": at, "sent": sent,
-                              "received": received, "attempts": 1, "request": request})
-        else:
-            self.sim.journal({"type": "recovery_action", "mac": mac.name, "cycle": k, "request": request, "t": at})
-        return at
-
-    def await_ssh(self, mac: Mac, deadline_s: float):
-        """``rig.drive.ssh.wait_reachable``: try, back off 1, 2, 4 ... 15 s, give up after the deadline."""
-        w, ctl = self.world, self.ctl
-        end, delay = w.now + deadline_s, 1.0
-        while True:
-            if mac.reachable():
-                yield w.now + ctl.connect_s()
-                return True
-            yield w.now + 0.05  # refused: the Mac's network is not up yet
-            if w.now + delay > end:
-                return False
-            yield w.now + delay
-            delay = min(delay * 2, 15.0)
-
-    @staticmethod
-    def evidence(mac: Mac, since_host: float) -> bool:
-        """What ``collect.wait_for_tunnel`` looks for: a tunnel_up or keepalive after the anchor."""
-        since = since_host - mac.skew
-        for t, rec in reversed(mac.records):
-            if t <= since:
-                return False
-            if rec["eventMessage"].startswith(EVIDENCE):
-                return True
-        return False
-
-    @staticmethod
-    def save(raw: Path, meta: dict, name: str, result, command: str, filename: str, window=None) -> None:
-        out, err, status = result
-        (raw / filename).write_bytes(out)
-        meta[name] = {"command": command, "status": status, "bytes": len(out),
-                      "stderr": err.decode("utf-8", "replace")[-2000:], "window": window}
+        sim, per = self.sim, self.sim.plan.cycles_per_night
+        cycles = range(self.index * per + 1, (self.index + 1) * per + 1)
+        mine = script.MacScript(sim.lab, sim.rig_plan, sim.folder.path, sim.lab.macs[mac.name],
+                                sim.signatures, sim.offsets)
+        yield from BatchExecutor(self, mac, channel).execute(script.mac_cycles(mine, cycles))
 
     def close_zombies(self) -> None:
         for mac in self.world.macs.values():
@@ -389,29 +202,29 @@ class Batch:
             raise FileExistsError(f"{self.out} already holds a simulation (truth.json); choose another --out")
         self.out.mkdir(parents=True, exist_ok=True)
         self.folder = RunFolder.create(self.out, self.build, FIRST_NIGHT)
-        shutil.copy(SIGNATURES, self.folder.signatures)
-        self.lab_shim = SimpleNamespace(extension=SimpleNamespace(signatures=self.folder.signatures,
-                                                                  subsystem=SUBSYSTEM))
-        self.offsets: dict[str, list] = {}  # host -> [lowest, highest] offset measured this run
-        # the collector's own command line; its predicate is built once (it reads the signatures)
-        self._log_show = log_show_argv(self.lab_shim, FIRST_NIGHT, FIRST_NIGHT)
+        self.lab = batch_lab(cfg)
+        self.signatures = load_signatures(self.lab.extension.signatures)
+        self.offsets: dict = {}  # host -> script.Offsets (the extremes and the latest)
+        # the collector's own command line, built once (its predicate reads the signatures)
+        self._log_show = log_show_argv(self.lab, FIRST_NIGHT, FIRST_NIGHT)
         self._journal: list[bytes] = []
         self.truth_macs: dict[str, dict] = {}
         self.truth_sessions: list[dict] = []
         self.truth_nights: list[dict] = []
         self.cycles: list[dict] = []
+        # a Mac that hangs is skipped for the rest of its night (it is power-cycled before the next)
         self.rig_plan = Plan(build=self.build, cycles=plan.nights * plan.cycles_per_night, dwell_s=plan.dwell_s,
                              grace_s=plan.grace_s, wake_timeout_s=plan.wake_timeout_s,
                              tunnel_timeout_s=plan.tunnel_timeout_s, power_press_ms=plan.power_press_ms,
-                             gates=list(SUITES["dark_wake"]["gates"]))
+                             hang_limit=1, gates=list(SUITES["dark_wake"]["gates"]))
         self.command = command or ["rig", "twin", "simulate"]
 
     def log_show_command(self, start: float, end: float) -> str:
         argv = self._log_show
         if argv[-4] == "--start" and argv[-2] == "--end":
-            argv = argv[:-4] + ["--start", log_time(start), "--end", log_time(end)]
+            argv = argv[:-4] + ["--start", log_show_time(start), "--end", log_show_time(end)]
         else:  # the collector's command changed shape: ask it every time
-            argv = log_show_argv(self.lab_shim, start, end)
+            argv = log_show_argv(self.lab, start, end)
         return shlex.join(argv)
 
     def journal(self, record: dict) -> None:
@@ -426,7 +239,7 @@ class Batch:
                 jf.write(b"".join(self._journal))
                 self._journal.clear()
                 self._merge_truth(night)
-        self._write_meta(finished=_utc(self.truth_nights[-1]["end"]))
+        self._write_meta(finished=utc_seconds(self.truth_nights[-1]["end"]))
         truth = {
             "mode": "batch",
             "run_id": self.folder.path.name,
@@ -445,30 +258,14 @@ class Batch:
                           len(self.cycles), virtual, self.cycles)
 
     def _write_meta(self, finished: str | None) -> None:
-        cfg = self.cfg
-        meta = {
-            "run_id": self.folder.path.name,
-            "rig_version": __version__,
-            "build": self.build,
-            "suite": "dark_wake",
-            "lab": {"name": "twin", "virtual": True},
-            "macs": {m.name: {"sleep_by": "lid" if m.kind == "laptop" else "sleepnow",
-                              "wake_by": "lid" if m.kind == "laptop" else "power",
-                              "tags": list(m.tags or [m.kind])} for m in cfg.macs},
-            "gateway": {"name": Gateway.name, "format": "ocserv",
-                        "users": {user: mac for mac, user in self.users.items()}},  # as Lab.gateway.users
-            "extension": {"name": "TwinProxy", "subsystem": SUBSYSTEM},
-            "redact": list(REDACT),
-            "plan": {k: v for k, v in asdict(self.rig_plan).items() if k != "gates"},
-            "gates": [asdict(g) for g in self.rig_plan.gates],
-            "started": _utc(FIRST_NIGHT),
-            "command": self.command,
-            "twin": {"mode": "batch", "seed": cfg.seed, "nights": self.plan.nights, "dpd_s": cfg.dpd_s,
-                     "dark_interval_s": cfg.dark_interval_s},
-        }
         if finished:
-            meta["finished"] = finished
-        self.folder.write_meta(meta)
+            self.folder.update_meta(finished=finished)
+            return
+        cfg = self.cfg
+        start_run(self.lab, self.rig_plan, self.out, command=self.command, folder=self.folder,
+                  started=FIRST_NIGHT,
+                  extra={"twin": {"mode": "batch", "seed": cfg.seed, "nights": self.plan.nights,
+                                  "dpd_s": cfg.dpd_s, "dark_interval_s": cfg.dark_interval_s}})
 
     def _merge_truth(self, night: Night) -> None:
         self.truth_nights.append({"night": night.index, "start": night.start, "end": night.end})
@@ -485,6 +282,13 @@ class Batch:
     def truth_cycle(self, night: Night, mac: Mac, k: int, start: float, sleep_req: float, anchor: float,
                     end: float, hung: bool = False) -> None:
         self.cycles.append(cycle_truth(mac, night.gw, k, start, sleep_req, anchor, end, self.plan.grace_s, hung))
+
+
+def batch_lab(cfg: TwinConfig) -> Lab:
+    """The lab the live twin would write for ``cfg`` (its doors' ports are never dialled here)."""
+    text = lab_toml(cfg, Gateway.name, 22, {m.name: 22 for m in cfg.macs}, "batch",
+                    ScaledClock(1.0, FIRST_NIGHT, FIRST_NIGHT), signatures=str(SIGNATURES))
+    return parse_lab(tomllib.loads(text))
 
 
 def cycle_truth(mac: Mac, gw: Gateway, k: int, start: float, sleep_req: float, anchor: float, end: float,
@@ -548,10 +352,6 @@ def cycle_truth(mac: Mac, gw: Gateway, k: int, start: float, sleep_req: float, a
         "gw_sessions_in_sleep": sum(1 for s in gw.sessions.values() if s.mac == mac.name and asleep(s.start)),
     })
     return row
-
-
-def _utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
 
 
 def simulate(cfg: TwinConfig, plan: SimPlan, out: Path, command: list[str] | None = None) -> Simulation:
