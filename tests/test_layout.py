@@ -98,9 +98,27 @@ def test_no_compiled_code_and_no_compiler_in_set_up():
 def test_no_private_name_is_imported_across_modules():
     """A module's ``_private`` names are its own: what another module needs is public."""
     offenders = []
-    for p, tree in _modules():
+    for p, tree in [*_modules(), *_modules(ROOT / "fixtures")]:
         for module, names in _imports(tree):
             if module.startswith("rig"):
                 offenders += [f"{_dotted(p)} imports {module}.{n}" for n in names
                               if n.startswith("_") and not n.startswith("__")]
     assert offenders == []
+
+
+MAX_FUNCTION_LINES = 80
+MAX_MODULE_LINES = 500
+
+
+def test_functions_and_modules_are_small():
+    """No function over 80 lines, no module over 500, in the library and the plugin: a function
+    does one job with a name, a module holds one thing."""
+    long_functions, big_modules = [], []
+    for p, tree in [*_modules(), *_modules(ROOT / "fixtures")]:
+        lines = len(p.read_text().splitlines())
+        if lines > MAX_MODULE_LINES:
+            big_modules.append(f"{p.relative_to(ROOT)}: {lines} lines")
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > MAX_FUNCTION_LINES:
+                long_functions.append(f"{p.relative_to(ROOT)}:{n.lineno} {n.name}: {n.end_lineno - n.lineno + 1} lines")
+    assert long_functions == [] and big_modules == []

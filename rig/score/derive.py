@@ -179,7 +179,7 @@ def mac_events(data: RunData, mac: str, ks: list[int], end: float | None = None)
     return out
 
 
-def _cycle_row(data: RunData, mac: str, k: int, end: float | None = None
+def cycle_row(data: RunData, mac: str, k: int, end: float | None = None
                ) -> tuple[dict, pd.DataFrame, dict, CycleAnalysis | None]:
     """One cycle's row of cycles.csv (and its events, line counts and analysis). The cycle
     before it, when there is one, is analysed too: what the gateway last said about the Mac's
@@ -225,7 +225,7 @@ def score_collected_cycle(run_dir, mac: str, k: int) -> dict:
     cycles.csv, with ``outcome`` pass/fail (or rig_error when its logs cannot be scored)."""
     data = RunData(run_dir)
     data.cycles[(mac, k)]["collected"] = True
-    rowd, _, _, _ = _cycle_row(data, mac, k, end=OPEN_END)
+    rowd, _, _, _ = cycle_row(data, mac, k, end=OPEN_END)
     return rowd
 
 
