@@ -111,22 +111,15 @@ class MacExecutor:
         self.sessions: dict[str, SSHSession] = {}
 
     def execute(self, gen):
-        """Run the script to its end: each operation's answer is sent back, its failure thrown in."""
-        reply, error = None, None
+        """Run the script to its end; the Mac's sessions are closed whatever happens."""
         try:
-            while True:
-                try:
-                    op = gen.throw(error) if error is not None else gen.send(reply)
-                except StopIteration as end:
-                    return end.value
-                reply, error = None, None
-                try:
-                    reply = getattr(self, "do_" + type(op).__name__.lower())(op)
-                except Exception as e:  # noqa: BLE001 - the script classifies every failure
-                    error = e
+            return script.run_to_end(gen, self.perform)
         finally:
             for s in self.sessions.values():
                 s.close()
+
+    def perform(self, op):
+        return getattr(self, "do_" + type(op).__name__.lower())(op)
 
     # -- operations -----------------------------------------------------------------------------
     def do_now(self, op: script.Now) -> float:

@@ -30,6 +30,7 @@ the two journals hold the same record types in the same order.
 from __future__ import annotations
 
 import traceback
+import types
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -138,6 +139,40 @@ class Score:
 
 class Interrupted(Exception):
     """The operator asked to stop (Ctrl-C): the current step was finished, the Mac left awake."""
+
+
+# -- carrying a script out --------------------------------------------------------------------
+
+def carry_out(gen, perform):
+    """Run a script to its end (the generator's return value): each operation's answer,
+    ``perform(op)``, is sent back, its failure thrown in (the script classifies every failure).
+
+    An executor on an event clock (the batch) returns a generator from ``perform``: its yields
+    (instants) pass through and its return value is the answer, so this is a generator too.
+    """
+    reply, error = None, None
+    while True:
+        try:
+            op = gen.throw(error) if error is not None else gen.send(reply)
+        except StopIteration as end:
+            return end.value
+        reply, error = None, None
+        try:
+            reply = perform(op)
+            if isinstance(reply, types.GeneratorType):
+                reply = yield from reply
+        except Exception as e:  # noqa: BLE001 - thrown into the script, which decides
+            error = e
+
+
+def run_to_end(gen, perform):
+    """:func:`carry_out` for an executor whose operations take real time (they return answers)."""
+    steps = carry_out(gen, perform)
+    try:
+        next(steps)
+    except StopIteration as end:
+        return end.value
+    raise RuntimeError("an operation yielded an instant to an executor that keeps real time")
 
 
 # -- the state a Mac's cycles share ------------------------------------------------------------

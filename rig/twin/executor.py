@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import types
 from dataclasses import dataclass
 
 from rig.drive.ssh import CommandResult, Unreachable
@@ -46,19 +45,10 @@ class BatchExecutor:
 
     def execute(self, gen):
         """Run the script to its end, yielding the world's instants on the way."""
-        reply, error = None, None
-        while True:
-            try:
-                op = gen.throw(error) if error is not None else gen.send(reply)
-            except StopIteration as end:
-                return end.value
-            reply, error = None, None
-            try:
-                reply = getattr(self, "do_" + type(op).__name__.lower())(op)
-                if isinstance(reply, types.GeneratorType):
-                    reply = yield from reply
-            except Exception as e:  # noqa: BLE001 - the script classifies every failure
-                error = e
+        return (yield from script.carry_out(gen, self.perform))
+
+    def perform(self, op):
+        return getattr(self, "do_" + type(op).__name__.lower())(op)
 
     # -- operations ---------------------------------------------------------------------------------
     def do_now(self, op):
