@@ -183,7 +183,7 @@ def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatur
         try:
             if source == "unified":
                 res = parse_unified_file(f, host, signatures)
-                return FileResult(path, res, bad_time=to_utc(res))
+                return FileResult(path, res, bad_time=rows_to_utc(res))
             text = f.read().decode("utf-8", "replace")
         except OSError as e:
             raise CannotRead(f"cannot read {path}: {e.strerror or e}") from None
@@ -192,10 +192,10 @@ def parse_file(path: str, source: str, fmt: str, host: str, signatures: Signatur
     else:
         from rig.parse.gateway_log import parse_gateway
         res = parse_gateway(text, host, fmt, clients)
-    return FileResult(path, res, bad_time=to_utc(res))
+    return FileResult(path, res, bad_time=rows_to_utc(res))
 
 
-def to_utc(res: ParseResult) -> int:
+def rows_to_utc(res: ParseResult) -> int:
     """Convert every row's ``t`` to UTC in place (:func:`utc_iso`). A row whose time is not a
     real instant is taken out and its line rejected; returns how many were."""
     bad = []

@@ -11,9 +11,9 @@ and fetching are argv lists the cycle runner sends over SSH.
 from __future__ import annotations
 
 import shlex
-from datetime import datetime, timezone
 
 from rig.events import Kind, ParseResult, Source, row
+from rig.timestamps import utc_micro
 
 LOG_PATH = "rig-probe.log"  # in the login user's home (relative: SFTP and shell agree)
 MARKER = "rig-probe"
@@ -58,7 +58,7 @@ def parse_probe(text: str, host: str) -> ParseResult:
         except ValueError:
             res.reject(n)
             continue
-        t = datetime.fromtimestamp(end, timezone.utc).isoformat()
+        t = utc_micro(end)
         kind = Kind.PROBE_OK if parts[2] == "ok" else Kind.PROBE_FAIL
         res.rows.append(row(t, parts[1], host, Source.PROBE, kind, detail=line.strip(), line=n))
         res.parsed += 1

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import orjson
 
 
 def _local(epoch: float, utc_offset_min: int) -> datetime:
@@ -34,10 +33,6 @@ def unified_timestamp(epoch: float, utc_offset_min: int) -> str:
     """``2026-07-26 18:11:22.348728+1200`` (µs, offset without colon)."""
     dt = _local(epoch, utc_offset_min)
     return dt.strftime("%Y-%m-%d %H:%M:%S.%f") + offset_text(utc_offset_min)
-
-
-def ndjson_record(rec: dict) -> bytes:
-    return orjson.dumps(rec)
 
 
 def journal_line(epoch: float, utc_offset_min: int, hostname: str, ident: str, message: str) -> str:
