@@ -12,6 +12,8 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rig.names import inside
+
 DERIVED = ("events.parquet", "cycles.csv", "scores.json", "report.html", "summary.md")
 
 
@@ -30,7 +32,8 @@ class RunFolder:
     summary_md = property(lambda self: self.path / "summary.md")
 
     def cycle_dir(self, mac: str, k: int) -> Path:
-        return self.raw / mac / f"{k:03d}"
+        """``raw/<mac>/<cycle>/``, checked to stay inside the run folder whatever the name."""
+        return inside(self.path, self.raw / mac / f"{k:03d}")
 
     @classmethod
     def create(cls, reports: Path, build: str, now: float) -> "RunFolder":

@@ -67,3 +67,75 @@ def test_missing_signatures_file_is_named(tmp_path):
 def test_selecting_an_unknown_mac_lists_the_known(tmp_path):
     with pytest.raises(LabError, match=r"no Mac named or tagged 'mbp-09' \(known: mbp-01\)"):
         lab(tmp_path).select(["mbp-09"])
+
+
+# -- names are data, checked at load ------------------------------------------------------------
+
+GATEWAY = {"name": "gw-1", "host": "gw.lab", "user": "rig", "known_hosts": "kh", "format": "ocserv",
+           "log_command": "journalctl -u ocserv --since @{start} --until @{end}"}
+
+
+def lab_with_gateway(tmp_path, **gateway):
+    (tmp_path / SIG).write_text('[product]\nname="x"\nsubsystems=["com.x"]\n')
+    raw = {"extension": {"name": "X", "subsystem": "com.x", "signatures": SIG},
+           "actuator": [{"name": "act-1", "port": "/dev/ttyUSB0"}],
+           "mac": [{"name": "mbp-01", "host": "h", "user": "rig", "known_hosts": "kh", "actuator": "act-1",
+                    "channel": 1}],
+           "gateway": {**GATEWAY, **gateway}}
+    return parse_lab(raw, tmp_path / "lab.toml")
+
+
+@pytest.mark.parametrize("bad", ["../../x", ".hidden", "a/b", "mbp 01", "", "x" * 65, 'q"uote', "é"])
+def test_a_mac_name_that_could_leave_the_run_folder_is_refused(tmp_path, bad):
+    with pytest.raises(LabError, match=r"lab\.toml: mac #1: name .* is not a safe name"):
+        lab(tmp_path, mac__name=bad)
+
+
+def test_actuator_and_lab_names_are_checked_too(tmp_path):
+    with pytest.raises(LabError, match=r"actuator #1: name '\.\./a' is not a safe name"):
+        lab(tmp_path, actuator__name="../a")
+    with pytest.raises(LabError, match=r"\[lab\]: name 'rack/a' is not a safe name"):
+        lab(tmp_path, lab__name="rack/a")
+
+
+def test_a_subsystem_that_would_break_the_predicate_is_refused(tmp_path):
+    with pytest.raises(LabError, match=r"\[extension\]: subsystem 'com.x\" OR 1' is not a unified-log subsystem"):
+        lab(tmp_path, extension__subsystem='com.x" OR 1')
+
+
+def test_a_log_command_with_an_unknown_placeholder_is_refused_at_load(tmp_path):
+    with pytest.raises(LabError, match=r"\[gateway\] log_command: unknown placeholder\(s\) host"):
+        lab_with_gateway(tmp_path, log_command="journalctl --since @{start} --until @{end} -H {host}")
+    with pytest.raises(LabError, match=r"log_command: it must contain \{start\} and \{end\}"):
+        lab_with_gateway(tmp_path, log_command="journalctl --since @{start}")
+    with pytest.raises(LabError, match=r"log_command: bad braces"):
+        lab_with_gateway(tmp_path, log_command="journalctl --since @{start} --until @{end} {")
+    ok = lab_with_gateway(tmp_path, log_command="sh -c 'x {{y}}' @{start} @{end}")
+    assert ok.gateway.log_command.format(start=1, end=2) == "sh -c 'x {y}' @1 @2"
+
+
+def test_a_gateway_user_must_be_a_safe_name(tmp_path):
+    with pytest.raises(LabError, match=r'clients\."mbp-01": gateway user .* is not a safe name'):
+        lab_with_gateway(tmp_path, clients={"mbp-01": "rig;rm -rf"})
+
+
+def test_a_signature_subsystem_with_a_quote_is_refused(tmp_path):
+    from rig.parse.signatures import SignatureError, load_signatures
+
+    f = tmp_path / "s.toml"
+    f.write_text('[product]\nname="x"\nsubsystems=["com.x\\" OR subsystem == \\"y"]\n')
+    with pytest.raises(SignatureError, match="is not a unified-log subsystem"):
+        load_signatures(f)
+    f.write_text('[product]\nname="x"\nsubsystems=["com.x"]\n[[rule]]\nkind="tunnel_up"\nmessage="up"\n'
+                 'category="a b"\n')
+    with pytest.raises(SignatureError, match="category 'a b' is not a unified-log category"):
+        load_signatures(f)
+
+
+def test_a_cycle_folder_outside_the_run_folder_is_refused(tmp_path):
+    from rig.run_folder import RunFolder
+
+    folder = RunFolder(tmp_path / "run")
+    assert folder.cycle_dir("mbp-01", 3) == tmp_path / "run" / "raw" / "mbp-01" / "003"
+    with pytest.raises(ValueError, match="outside"):
+        folder.cycle_dir("../../etc", 1)

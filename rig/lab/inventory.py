@@ -12,11 +12,13 @@ Example error: ``lab.toml: mac "mbp-02": actuator "act-9" is not defined (known:
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rig.lab.clock import Clock, ScaledClock, SystemClock
+from rig.names import NAME_RULE, SUBSYSTEM_RULE, is_name, is_subsystem
 
 SLEEP_BY = ("lid", "sleepnow")
 WAKE_BY = ("lid", "power")
@@ -151,7 +153,7 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
     base = path.parent if path else Path.cwd()
     _no_secrets(raw, where)
     lab_t = _table(raw, "lab", where, required=False)
-    name = _str(lab_t, "name", f"{where}: [lab]", default="lab")
+    name = _name(lab_t, "name", f"{where}: [lab]", default="lab")
     redact = _redact_patterns(lab_t, where)
     reports = _path(base, _str(lab_t, "reports", f"{where}: [lab]", default="reports")) if path else Path("reports")
     leases_s = _str(lab_t, "leases", f"{where}: [lab]", default="")
@@ -190,7 +192,10 @@ def _extension(raw: dict, where: str, base: Path) -> Extension:
     sig = _path(base, _str(ext_t, "signatures", ctx))
     if not sig.exists():
         raise LabError(f"{ctx} signatures: file {sig} does not exist")
-    return Extension(_str(ext_t, "name", ctx), _str(ext_t, "subsystem", ctx), sig,
+    subsystem = _str(ext_t, "subsystem", ctx)
+    if not is_subsystem(subsystem):
+        raise LabError(f"{ctx}: subsystem {subsystem!r} is not a unified-log subsystem ({SUBSYSTEM_RULE})")
+    return Extension(_str(ext_t, "name", ctx), subsystem, sig,
                      _str(ext_t, "bundle_id", ctx, default=""),
                      _choice(ext_t, "log_level", ctx, ("default", "info", "debug"), default="default"))
 
@@ -198,7 +203,7 @@ def _extension(raw: dict, where: str, base: Path) -> Extension:
 def _actuators(raw: dict, where: str) -> dict[str, Actuator]:
     actuators: dict[str, Actuator] = {}
     for i, a in enumerate(_array(raw, "actuator", where)):
-        aname = _str(a, "name", f"{where}: actuator #{i + 1}")
+        aname = _name(a, "name", f"{where}: actuator #{i + 1}")
         ctx = f'{where}: actuator "{aname}"'
         kind = _choice(a, "kind", ctx, ACTUATOR_KINDS, default="rig-v1")
         clock = _choice(a, "clock", ctx, ACTUATOR_CLOCKS, default="rtt")
@@ -214,7 +219,7 @@ def _actuators(raw: dict, where: str) -> dict[str, Actuator]:
 def _macs(raw: dict, where: str, base: Path, actuators: dict[str, Actuator]) -> dict[str, Mac]:
     macs: dict[str, Mac] = {}
     for i, m in enumerate(_array(raw, "mac", where)):
-        mname = _str(m, "name", f"{where}: mac #{i + 1}")
+        mname = _name(m, "name", f"{where}: mac #{i + 1}")
         ctx = f'{where}: mac "{mname}"'
         if mname in macs:
             raise LabError(f"{ctx}: defined twice")
@@ -252,7 +257,7 @@ def _mac(m: dict, mname: str, ctx: str, base: Path, actuators: dict[str, Actuato
 def _gateway(raw: dict, where: str, base: Path, macs: dict[str, Mac]) -> Gateway:
     g = _table(raw, "gateway", where)
     ctx = f"{where}: [gateway]"
-    gname = _str(g, "name", ctx, default=_str(g, "host", ctx))
+    gname = _name(g, "name", ctx, default=_str(g, "host", ctx))
     clients = g.get("clients", {})
     if not isinstance(clients, dict):
         raise LabError(f"{ctx} clients must be a table {{ MAC = \"gateway user\" }}")
@@ -261,9 +266,9 @@ def _gateway(raw: dict, where: str, base: Path, macs: dict[str, Mac]) -> Gateway
             raise LabError(f'{ctx} clients: "{mac_name}" is not a Mac of this lab (known: {", ".join(sorted(macs))})')
         if not isinstance(user, str):
             raise LabError(f'{ctx} clients."{mac_name}" must be the gateway user name (a string)')
-    cmd = _str(g, "log_command", ctx)
-    if "{start}" not in cmd or "{end}" not in cmd:
-        raise LabError(f"{ctx} log_command must contain {{start}} and {{end}} (epoch seconds)")
+        if not is_name(user):
+            raise LabError(f'{ctx} clients."{mac_name}": gateway user {user!r} is not a safe name ({NAME_RULE})')
+    cmd = _log_command(g, ctx)
     return Gateway(gname, _ssh(g, gname, base, ctx), cmd,
                    _choice(g, "format", ctx, GATEWAY_FORMATS, default="ocserv"), dict(clients))
 
@@ -321,6 +326,31 @@ def _str(t: dict, key: str, ctx: str, default: str | None = None) -> str:
     if not isinstance(v, str):
         raise LabError(f"{ctx}: {key} must be a string, not {type(v).__name__}")
     return v
+
+
+def _name(t: dict, key: str, ctx: str, default: str | None = None) -> str:
+    """A name that becomes a folder, a file or a word of a command (rig.names)."""
+    v = _str(t, key, ctx, default)
+    if not is_name(v):
+        raise LabError(f"{ctx}: {key} {v!r} is not a safe name ({NAME_RULE})")
+    return v
+
+
+def _log_command(g: dict, ctx: str) -> str:
+    """The gateway's log command: exactly the placeholders {start} and {end}, checked now, not
+    after the Macs have slept."""
+    cmd = _str(g, "log_command", ctx)
+    rule = "the only placeholders are {start} and {end} (epoch seconds; a literal brace is {{ or }})"
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(cmd) if f is not None}
+    except ValueError as e:
+        raise LabError(f"{ctx} log_command: bad braces: {e}; {rule}") from None
+    unknown = sorted(fields - {"start", "end"})
+    if unknown:
+        raise LabError(f"{ctx} log_command: unknown placeholder(s) {', '.join(unknown)}; {rule}")
+    if fields != {"start", "end"}:
+        raise LabError(f"{ctx} log_command: it must contain {{start}} and {{end}} (epoch seconds)")
+    return cmd
 
 
 def _int(t: dict, key: str, ctx: str, default: int) -> int:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 
 from rig.events import Kind
+from rig.names import SUBSYSTEM_RULE, is_subsystem
 
 #: The kinds a signature rule may produce: what an extension itself can tell us.
 EXTENSION_KINDS: tuple[Kind, ...] = (
@@ -136,6 +137,10 @@ def parse_signatures(text: str, name: str = "signatures") -> Signatures:
     subsystems = product.get("subsystems", [])
     if not isinstance(subsystems, list) or not all(isinstance(s, str) and s for s in subsystems):
         raise SignatureError(f"{name}: [product]: subsystems must be a list of non-empty strings")
+    for sub in subsystems:
+        if not is_subsystem(sub):
+            raise SignatureError(f"{name}: [product]: subsystem {sub!r} is not a unified-log subsystem "
+                                 f"({SUBSYSTEM_RULE}); it goes into the log show predicate")
 
     raw_rules = doc.get("rule", [])
     if not isinstance(raw_rules, list):
@@ -179,6 +184,8 @@ def _rule(name: str, index: int, raw: object, default_subsystems: tuple[str, ...
         sub = raw["subsystem"]
         if not isinstance(sub, str) or not sub:
             raise SignatureError(f"{where}: subsystem must be a non-empty string")
+        if not is_subsystem(sub):
+            raise SignatureError(f"{where}: subsystem {sub!r} is not a unified-log subsystem ({SUBSYSTEM_RULE})")
         subsystems: tuple[str, ...] = (sub,)
     else:
         subsystems = default_subsystems
@@ -188,4 +195,6 @@ def _rule(name: str, index: int, raw: object, default_subsystems: tuple[str, ...
     category = raw.get("category")
     if category is not None and not isinstance(category, str):
         raise SignatureError(f"{where}: category must be a string")
+    if category is not None and not is_subsystem(category):
+        raise SignatureError(f"{where}: category {category!r} is not a unified-log category ({SUBSYSTEM_RULE})")
     return Rule(index=index, kind=kind, message=compiled, subsystems=subsystems, category=category)

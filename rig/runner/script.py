@@ -39,6 +39,7 @@ from rig.drive import extension, probe
 from rig.events import Kind
 from rig.journal import Rec
 from rig.lab.inventory import Lab, Mac
+from rig.names import inside
 from rig.outcomes import DutHang, Outcome, RigError
 from rig.drive.ssh import Unreachable
 from rig.parse.signatures import Signatures
@@ -212,7 +213,8 @@ class MacScript:
         return self.mac.name
 
     def raw(self, k: int) -> Path:
-        return self.run_dir / "raw" / self.name / f"{k:03d}"
+        """The cycle's raw folder, checked to stay inside the run folder."""
+        return inside(self.run_dir, self.run_dir / "raw" / self.name / f"{k:03d}")
 
 
 # -- the Mac's cycles --------------------------------------------------------------------------
