@@ -29,17 +29,40 @@ class Rec(str, Enum):
     CYCLE_PLAN = "cycle_plan"     # a sweep's per-cycle settings (fixtures)
 
 
+#: Where a torn last record (power lost mid-append) is set aside when the journal is reopened.
+TORN_SUFFIX = ".torn"
+
+
+class JournalError(OSError):
+    """The journal could not take a record whole (a short write, a full disk): the run must stop
+    rather than go on with a cycle it cannot remember."""
+
+
 class Journal:
+    """Appends are all-or-nothing as a reader sees them: a record is one ``write`` of a whole
+    line, a short write is finished or refused, and a torn tail left by an earlier writer (a
+    controller killed mid-append) is moved to ``<journal>.torn`` before the first new record,
+    so a resumed run never glues its record onto a fragment."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.torn = repair_tail(self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def append(self, record: dict) -> None:
         data = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
         with self._lock:
-            os.write(self._fd, data)
+            view = memoryview(data)
+            while view:
+                try:
+                    n = os.write(self._fd, view)
+                except OSError as e:
+                    raise JournalError(e.errno, f"journal {self.path}: cannot append a record: {e.strerror}") from e
+                if n <= 0:
+                    raise JournalError(0, f"journal {self.path}: a write took nothing")
+                view = view[n:]
             os.fsync(self._fd)
 
     def close(self) -> None:
@@ -49,12 +72,43 @@ class Journal:
                 self._fd = -1
 
 
+def repair_tail(path: Path) -> int:
+    """Move an unterminated last line of ``path`` (a record torn by power loss) to
+    ``<path>.torn``; the number of fragments set aside (0 or 1)."""
+    try:
+        with open(path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return 0
+            f.seek(max(0, size - (1 << 20)))
+            tail = f.read()
+            cut = size - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else size - len(tail)
+            f.seek(cut)
+            fragment = f.read()
+            with open(str(path) + TORN_SUFFIX, "ab") as aside:
+                aside.write(fragment + b"\n")
+                aside.flush()
+                os.fsync(aside.fileno())
+            f.truncate(cut)
+            f.flush()
+            os.fsync(f.fileno())
+            return 1
+    except FileNotFoundError:
+        return 0
+
+
 def read_journal(path: Path) -> tuple[list[dict], int]:
-    """All records, plus the number of unreadable (torn) lines."""
+    """All records, plus the number of unreadable (torn) lines, those set aside included."""
     records, bad = [], 0
     p = Path(path)
+    aside = Path(str(p) + TORN_SUFFIX)
+    if aside.exists():
+        bad += sum(1 for ln in aside.read_bytes().splitlines() if ln.strip())
     if not p.exists():
-        return [], 0
+        return [], bad
     for line in p.read_bytes().splitlines():
         if not line.strip():
             continue
