@@ -1,7 +1,11 @@
 """Mask secrets before anything reaches a shared file: the lab's ``redact`` regexes.
 
-A match is replaced by ``[REDACTED]``; applied to every log string (``detail``) when events are
-derived, so neither events.parquet nor a report can leak a token a log line happened to carry.
+A match is replaced by ``[REDACTED]``. Applied in one place, :func:`rig.score.derive.derive_run`
+(and the per-cycle scoring of a live run), before any output is written: the events' text
+columns (``detail``, ``session``, ``caps``: a token can sit in a field a signature extracted, not
+only in the message), each cycle's reason, and every string of what the reports show
+(``run.json``'s record of the run, the commands and installed lines of the provenance). The
+report, summary, compare and trend pages then lay out data that is already masked.
 """
 from __future__ import annotations
 
@@ -25,3 +29,27 @@ class Redactor:
         for p in self.patterns:
             s = s.str.replace(p, MASK, regex=True)
         return s
+
+    def mask(self, v):
+        """``v`` with every string inside it masked: text, dicts, lists and tuples (recursively)
+        and a DataFrame's text columns (a copy); other values (numbers, analyses) as they are."""
+        if not self.patterns:
+            return v
+        if isinstance(v, str):
+            return self.text(v)
+        if isinstance(v, dict):
+            return {k: self.mask(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return type(v)(self.mask(x) for x in v)
+        if isinstance(v, pd.DataFrame):
+            out = v.copy()
+            for c in out.columns:
+                col = out[c]
+                if not len(out) or not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+                    continue
+                if pd.api.types.infer_dtype(col, skipna=False) == "string":
+                    out[c] = self.series(out[c])        # vectorised: every cell is text
+                else:
+                    out[c] = out[c].map(lambda x: self.text(x) if isinstance(x, str) else x)
+            return out
+        return v

@@ -2,7 +2,7 @@
 self-contained, escaped, masked, complete, short where it must be, and re-derivable byte for byte."""
 from __future__ import annotations
 
-import html
+from markupsafe import escape as _escape
 import json
 import re
 import shutil
@@ -15,6 +15,11 @@ from report_runs import IMG, RIG_ERROR_REASON, SCRIPT, SECRET, hostile_run
 from rig.cli.main import main
 from rig.score.derive import derive_run
 from rig.run_folder import DERIVED
+
+
+def esc(s) -> str:
+    """A string as the pages' templates escape it."""
+    return str(_escape(s))
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +41,11 @@ def test_the_hostile_strings_really_are_in_the_raw_logs_and_the_journal(run):
 
 def test_log_strings_reach_the_report_escaped_never_as_markup(run):
     h = page(run)
-    assert html.escape(SCRIPT) in h            # shown (in the timeline's tooltips) ...
-    assert html.escape(IMG) in h
+    assert esc(SCRIPT) in h            # shown (in the timeline's tooltips) ...
+    assert esc(IMG) in h
     assert "<script" not in h.lower()          # ... and never as markup
     assert "<img" not in h.lower()
-    assert "onerror=" not in h.replace(html.escape(IMG), "")
+    assert "onerror=" not in h.replace(esc(IMG), "")
 
 
 def test_secrets_matching_the_labs_redaction_patterns_are_masked_everywhere(run):
@@ -65,7 +70,7 @@ def test_the_top_of_the_report_says_verdict_build_lab_macs_and_gates_before_anyt
     scores = run[1]
     assert f"{scores['verdict'].upper()}" in top and "twin:naive" in top and "mbp-01, mini-01" in top
     for g in scores["gates"] + scores["rules"]:
-        assert html.escape(g["name"]) in top
+        assert esc(g["name"]) in top
 
 
 def test_every_collected_cycle_has_a_timeline_picture(run):
@@ -90,15 +95,15 @@ def test_rig_errors_are_shown_apart_and_never_scored(run):
     assert scores["totals"]["dark_wakes"] == int(pd.read_csv(d / "cycles.csv")["dark_wakes"].sum())
     h = page(run)
     section = h[h.index("<h2>Rig errors and unscored cycles</h2>"):]
-    assert html.escape("<script>window.__xss=3</script>") in section and "[REDACTED]" in section
+    assert esc("<script>window.__xss=3</script>") in section and "[REDACTED]" in section
 
 
 def test_bad_line_counts_and_the_exact_commands_are_in_the_report(run):
     h = page(run)
     assert "<h2>Log lines</h2>" in h
     collect = json.loads((run[0] / "raw" / "mbp-01" / "001" / "collect.json").read_text())
-    assert html.escape(collect["unified"]["command"]) in h
-    assert html.escape(collect["gateway"]["command"]) in h
+    assert esc(collect["unified"]["command"]) in h
+    assert esc(collect["gateway"]["command"]) in h
 
 
 def test_summary_is_ten_lines_at_most_with_the_headline_gates_worst_mac_and_link(run):

@@ -6,22 +6,22 @@ cycle (see :mod:`rig.report.svg_timeline`); then the per-cycle table, the rig's 
 lines it could not read, and the exact commands and versions behind it.
 
 The HTML has no external assets and makes no request (a Content-Security-Policy forbids any),
-so it opens from a mail attachment or a CI artifact. Every string that came from a log, a lab
-file or the journal is masked with the lab's redaction patterns and then HTML-escaped: a log
-line carrying ``<script>`` is shown, never run. Nothing in it depends on when it was rendered,
-so re-deriving a run gives the same bytes.
+so it opens from a mail attachment or a CI artifact. It is laid out by the templates of
+:mod:`rig.report.templating` with autoescaping: a log line carrying ``<script>`` is shown, never
+run. What reaches it was masked with the lab's redaction patterns before any output was written
+(:meth:`rig.redact.Redactor.outputs`). Nothing in it depends on when it was rendered, so
+re-deriving a run gives the same bytes.
 """
 from __future__ import annotations
 
-import html
 import math
 
 import pandas as pd
 
 from rig import __version__
-from rig.report import svg_timeline
 from rig.metrics import time_summary, times
-from rig.redact import Redactor
+from rig.report import svg_timeline
+from rig.report.templating import Code, Span, div, figure, h, p, page, table
 
 CYCLE_COLUMNS = [
     ("mac", "Mac"), ("cycle", "cycle"), ("outcome", "outcome"), ("sleep_s", "sleep s"),
@@ -34,52 +34,6 @@ CYCLE_COLUMNS = [
     ("wake_callbacks_per_dark_wake", "wake() per dark wake"), ("keepalive_gap_max_s", "longest keep-alive gap s"),
     ("verdict_errors", "wrong wake verdicts"), ("missed_gates", "missed gates / rules"), ("reason", "reason"),
 ]
-
-_CSS = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1d1d1f;max-width:1100px}
-h1{font-size:20px;margin:0 0 6px} h2{font-size:16px;margin:26px 0 8px;border-bottom:1px solid #e5e5ea}
-h3{font-size:14px;margin:16px 0 4px}
-table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #d2d2d7;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f5f5f7;font-weight:600} td.n{text-align:right;font-variant-numeric:tabular-nums}
-.pass{color:#1a7f37;font-weight:600} .fail{color:#c62828;font-weight:600} .other{color:#8a6d00;font-weight:600}
-.verdict{font-size:18px;padding:6px 14px;display:inline-block;border-radius:6px;margin:6px 0}
-.v-pass{background:#e6f4ea} .v-fail{background:#fdecea} .v-other{background:#fff4d6}
-code{font-size:12px;white-space:pre-wrap;word-break:break-all} .muted{color:#6e6e73}
-figure{margin:6px 0 14px} figcaption{font-size:12px;color:#333;margin-bottom:2px}
-svg.tl{display:block;max-width:100%;height:auto} svg.tl text{font:10px system-ui,sans-serif;fill:#333}
-svg.tl text.ln{text-anchor:end} svg.tl text.tk{text-anchor:middle;fill:#666} svg.tl text.tk0{fill:#666}
-.legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin:6px 0 10px}
-.key svg{vertical-align:middle} tr.worst td{background:#fff6f6}
-.wide{overflow-x:auto;max-width:100%} table.cyc{font-size:12px} table.cyc td{white-space:nowrap}
-table.cyc td:nth-last-child(-n+2){white-space:normal;min-width:160px}
-"""
-
-_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; "
-        "connect-src 'none'; base-uri 'none'; form-action 'none'")
-
-
-class _Text:
-    """Redact, then escape: the only way a string reaches the page."""
-
-    def __init__(self, redactor: Redactor | None):
-        self.redactor = redactor or Redactor([])
-
-    def __call__(self, v) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return "–"
-        if isinstance(v, bool):
-            return "yes" if v else "no"
-        if isinstance(v, float):
-            if math.isinf(v):
-                return "∞"
-            return html.escape(f"{v:.3f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:.0f}")
-        return html.escape(self.redactor.text(str(v)))
-
-
-def esc(v) -> str:
-    """Escape one value for HTML (numbers shortened, missing values as a dash)."""
-    return _Text(None)(v)
-
 
 def _stat(ttt: dict, key: str, none="", fmt=None):
     """A time statistic of ``scores.json`` as a reader sees it: "censored" when it landed on a
@@ -96,91 +50,80 @@ def _cls(verdict) -> str:
     return {"pass": "pass", "fail": "fail"}.get(str(verdict), "other")
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(),
-           row_class: list[str] | None = None, cls: str = "") -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = []
-    for n, r in enumerate(rows):
-        rcls = f' class="{row_class[n]}"' if row_class and row_class[n] else ""
-        cells = "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r))
-        body.append(f"<tr{rcls}>{cells}</tr>")
-    klass = f' class="{cls}"' if cls else ""
-    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+def _verdict(v) -> Span:
+    return Span(v, _cls(v))
 
 
-def _gate_rows(t: _Text, scores: dict) -> list[list[str]]:
+def _gate_rows(scores: dict) -> list[list]:
     rows = []
     for g, kind in [(g, "suite gate") for g in scores.get("gates", [])] + \
                    [(g, "rule (every suite)") for g in scores.get("rules", [])]:
-        rows.append([t(g["name"]), t(kind), t(f"{g['agg']}({g['metric']})"), t(g["value"]),
-                     t(f"{g['op']} {g['limit']:g}" if isinstance(g["limit"], (int, float)) else g["limit"]),
-                     t(g["unit"]), f"<span class='{_cls(g['verdict'])}'>{t(g['verdict'])}</span>"])
+        rows.append([g["name"], kind, f"{g['agg']}({g['metric']})", g["value"],
+                     f"{g['op']} {g['limit']:g}" if isinstance(g["limit"], (int, float)) else g["limit"],
+                     g["unit"], _verdict(g["verdict"])])
     return rows
 
 
 def render_html(meta: dict, scores: dict, cycles: pd.DataFrame, analyses: dict | None = None,
-                redactor: Redactor | None = None, provenance: dict | None = None) -> str:
-    t = _Text(redactor)
+                provenance: dict | None = None) -> str:
     analyses = analyses or {}
     provenance = provenance or {}
     verdict = scores.get("verdict", "no data")
     lab = meta.get("lab", {}) or {}
     macs = list(meta.get("macs") or {}) or (sorted(set(cycles["mac"])) if len(cycles) else [])
-    parts = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>rig report {t(meta.get('run_id'))}: {t(meta.get('build'))} {t(str(verdict).upper())}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>Sleep/wake report: build {t(meta.get('build'))}</h1>",
-        f"<div class='verdict v-{_cls(verdict)}'>verdict: <span class='{_cls(verdict)}'>{t(str(verdict).upper())}</span>"
-        f" <span class='muted'>({t(scores.get('cycles_scored'))} of {t(scores.get('cycles'))} cycles scored)</span></div>",
-        _table(["run", "build", "lab", "Macs", "suite", "started", "finished"], [[
-            t(meta.get("run_id")), t(meta.get("build")), t(lab.get("name")) + (" (twin)" if lab.get("virtual") else ""),
-            t(", ".join(macs)), t(meta.get("suite")), t(meta.get("started")), t(meta.get("finished"))]]),
-        "<h2>Gates</h2>",
-        _table(["gate", "kind", "measure", "value", "limit", "unit", "verdict"], _gate_rows(t, scores), {3}),
+    blocks = [
+        h(1, f"Sleep/wake report: build {meta.get('build')}"),
+        div(f"verdict v-{_cls(verdict)}",
+            ["verdict: ", Span(str(verdict).upper(), _cls(verdict)), " ",
+             Span(f"({scores.get('cycles_scored')} of {scores.get('cycles')} cycles scored)", "muted")]),
+        table(["run", "build", "lab", "Macs", "suite", "started", "finished"], [[
+            meta.get("run_id"), meta.get("build"), f"{lab.get('name')}" + (" (twin)" if lab.get("virtual") else ""),
+            ", ".join(macs), meta.get("suite"), meta.get("started"), meta.get("finished")]]),
+        h(2, "Gates"),
+        table(["gate", "kind", "measure", "value", "limit", "unit", "verdict"], _gate_rows(scores), {3}),
     ]
-    parts += _headline(t, scores)
-    parts += _per_mac(t, scores)
-    parts += _by_sleep_length(t, meta, cycles)
-    parts.append("<h2>Timelines</h2>")
-    parts.append("<p class='muted'>Each cycle: the whole cycle on the left, the seconds around the wake on "
-                 "the right. Hover a mark for its time and log line.</p>")
-    parts.append(svg_timeline.legend())
+    blocks += _headline(scores)
+    blocks += _per_mac(scores)
+    blocks += _by_sleep_length(meta, cycles)
+    blocks += _timelines(cycles, analyses)
+    blocks += _cycle_table(cycles)
+    blocks += _rig_errors(scores, provenance)
+    blocks += _bad_lines(scores)
+    blocks += _how_made(meta, provenance)
+    title = f"rig report {meta.get('run_id')}: {meta.get('build')} {str(verdict).upper()}"
+    return page(title, "report.css", blocks)
+
+
+def _timelines(cycles: pd.DataFrame, analyses: dict) -> list[dict]:
+    out = [h(2, "Timelines"),
+           p("Each cycle: the whole cycle on the left, the seconds around the wake on the right. "
+             "Hover a mark for its time and log line.", "muted"),
+           svg_timeline.legend()]
     rec_by_key = {(r["mac"], int(r["cycle"])): r for r in cycles.to_dict("records")} if len(cycles) else {}
     for mac in sorted({k[0] for k in rec_by_key}):
-        parts.append(f"<h3>{t(mac)}</h3>")
+        out.append(h(3, mac))
         for (m, k), rec in sorted(rec_by_key.items()):
             if m != mac:
                 continue
             a = analyses.get((m, k))
-            cap = _caption(t, rec)
-            svg = svg_timeline.render(a, caption=_plain_caption(rec)) if a is not None else ""
-            body = svg or "<p class='muted'>no picture: the cycle was not collected or could not be scored</p>"
-            parts.append(f"<figure><figcaption>{cap}</figcaption>{body}</figure>")
-    parts.append("<h2>Cycles</h2>")
-    present = [(c, h) for c, h in CYCLE_COLUMNS if c in cycles.columns]
-    rows = []
-    for rec in cycles.to_dict("records"):
-        cells = []
-        for c, _ in present:
-            v = rec.get(c)
-            cells.append(f"<span class='{_cls(v)}'>{t(v)}</span>" if c == "outcome" else t(v))
-        rows.append(cells)
+            pic = svg_timeline.render(a, caption=_plain_caption(rec)) if a is not None else ""
+            out.append(figure(_caption(rec), pic or Span(
+                "no picture: the cycle was not collected or could not be scored", "muted")))
+    return out
+
+
+def _cycle_table(cycles: pd.DataFrame) -> list[dict]:
+    present = [(c, hd) for c, hd in CYCLE_COLUMNS if c in cycles.columns]
+    rows = [[_verdict(rec.get(c)) if c == "outcome" else rec.get(c) for c, _ in present]
+            for rec in cycles.to_dict("records")]
     num = {i for i, (c, _) in enumerate(present) if c not in ("mac", "outcome", "ttt_anchor", "ttt_evidence",
                                                                "missed_gates", "reason")}
-    parts.append(f"<div class=wide>{_table([h for _, h in present], rows, num, cls='cyc')}</div>")
-    parts += _rig_errors(t, scores, provenance)
-    parts += _bad_lines(t, scores)
-    parts += _how_made(t, meta, provenance)
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return [h(2, "Cycles"), table([hd for _, hd in present], rows, num, cls="cyc", wide=True)]
 
 
-def _caption(t: _Text, rec: dict) -> str:
+def _caption(rec: dict) -> list:
     out = rec.get("outcome")
-    return f"cycle {t(rec.get('cycle'))} <span class='{_cls(out)}'>{t(out)}</span> · {t(_facts(rec))}"
+    return [f"cycle {rec.get('cycle')} ", _verdict(out), f" · {_facts(rec)}"]
 
 
 def _plain_caption(rec: dict) -> str:
@@ -217,18 +160,22 @@ def _plural(k: int, word: str) -> str:
     return f"{k} {word}" + ("" if k == 1 else "s")
 
 
-def _headline(t: _Text, s: dict) -> list[str]:
+def _pairs(d: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in d.items())
+
+
+def _headline(s: dict) -> list[dict]:
     if "totals" not in s:
         return []
     tot, rate, ttt, z = s["totals"], s.get("rates_per_sleep_hour", {}), s.get("ttt", {}), s.get("zombie", {})
 
-    def line(name, metric, unit="per cycle window"):
-        return [t(name), t(tot.get(metric)), t(rate.get(metric))]
-    out = ["<h2>Headline</h2>",
-           f"<p>{t(s.get('cycles_scored'))} cycles scored over {t(s.get('sleep_hours'))} sleep-hours. "
-           f"Rig errors and unknown cycles are listed apart and never scored "
-           f"({t(', '.join(f'{k} {v}' for k, v in s.get('unscored', {}).items()) or 'none')}).</p>",
-           _table(["metric", "total", "per sleep-hour"], [
+    def line(name, metric):
+        return [name, tot.get(metric), rate.get(metric)]
+    out = [h(2, "Headline"),
+           p(f"{s.get('cycles_scored')} cycles scored over {s.get('sleep_hours')} sleep-hours. "
+             f"Rig errors and unknown cycles are listed apart and never scored "
+             f"({_pairs(s.get('unscored', {})) or 'none'})."),
+           table(["metric", "total", "per sleep-hour"], [
                line("reconnects in sleep", "reconnects_in_sleep"),
                line("handshakes started in sleep", "handshakes_in_sleep"),
                line("handshakes cut off by sleep", "handshakes_cut_by_sleep"),
@@ -240,35 +187,35 @@ def _headline(t: _Text, s: dict) -> list[str]:
                line("dark wakes", "dark_wakes"),
                line("wrong wake verdicts", "verdict_errors"),
            ], {1, 2}),
-           _table(["time-to-tunnel", "n", "p50 s", "p95 s", "max s", "censored (failures)", "anchors used",
-                   "evidence"], [[
-               "", t(ttt.get("n")), t(_stat(ttt, "p50")), t(_stat(ttt, "p95")), t(_stat(ttt, "max")), t(ttt.get("censored")),
-               t(", ".join(f"{k} {v}" for k, v in ttt.get("anchors", {}).items())),
-               t(", ".join(f"{k} {v}" for k, v in ttt.get("evidence", {}).items()))]], {1, 2, 3, 4, 5}),
-           _table(["zombie time", "total s", "max s", f"cycles over the {s.get('grace_s', 30):g} s grace", "evidence"], [[
-               "", t(z.get("total_s")), t(z.get("max_s")), t(z.get("cycles_over_grace")),
-               t(", ".join(f"{k} {v}" for k, v in z.get("evidence", {}).items()))]], {1, 2, 3}),
-           "<h3>Alerts, and why the false ones are false</h3>",
-           _table(["side", "asleep", "in dark wake", "recovered within grace", "false total", "true"], [
-               ["extension", t(tot.get("alerts_ext_false_asleep")), t(tot.get("alerts_ext_false_dark")),
-                t(tot.get("alerts_ext_false_recovered")), t(tot.get("alerts_ext_false")), t(tot.get("true_alerts_ext"))],
-               ["gateway (DPD)", t(tot.get("alerts_gw_false_asleep")), t(tot.get("alerts_gw_false_dark")),
-                t(tot.get("alerts_gw_false_recovered")), t(tot.get("alerts_gw_false")), t(tot.get("true_alerts_gw"))],
+           table(["time-to-tunnel", "n", "p50 s", "p95 s", "max s", "censored (failures)", "anchors used",
+                  "evidence"], [[
+               "", ttt.get("n"), _stat(ttt, "p50"), _stat(ttt, "p95"), _stat(ttt, "max"), ttt.get("censored"),
+               _pairs(ttt.get("anchors", {})), _pairs(ttt.get("evidence", {}))]], {1, 2, 3, 4, 5}),
+           table(["zombie time", "total s", "max s", f"cycles over the {s.get('grace_s', 30):g} s grace", "evidence"],
+                 [["", z.get("total_s"), z.get("max_s"), z.get("cycles_over_grace"), _pairs(z.get("evidence", {}))]],
+                 {1, 2, 3}),
+           h(3, "Alerts, and why the false ones are false"),
+           table(["side", "asleep", "in dark wake", "recovered within grace", "false total", "true"], [
+               ["extension", tot.get("alerts_ext_false_asleep"), tot.get("alerts_ext_false_dark"),
+                tot.get("alerts_ext_false_recovered"), tot.get("alerts_ext_false"), tot.get("true_alerts_ext")],
+               ["gateway (DPD)", tot.get("alerts_gw_false_asleep"), tot.get("alerts_gw_false_dark"),
+                tot.get("alerts_gw_false_recovered"), tot.get("alerts_gw_false"), tot.get("true_alerts_gw")],
            ], {1, 2, 3, 4, 5})]
     cb = s.get("callbacks_per_dark_wake", {})
-    out.append(f"<p>Callbacks per dark wake: wake() {t(cb.get('wake'))}, sleep() {t(cb.get('sleep'))}. "
-               f"Longest keep-alive gap: {t(s.get('keepalive_gap_max_s'))} s.</p>")
+    out.append(p(["Callbacks per dark wake: wake() ", cb.get("wake"), ", sleep() ", cb.get("sleep"),
+                  ". Longest keep-alive gap: ", s.get("keepalive_gap_max_s"), " s."]))
     wv = s.get("wake_verdicts")
     if wv:
-        out.append("<h3>The build's own wake verdicts against the power log</h3>")
-        out.append(_table(["power log says", "build said dark", "build said full"], [
-            ["dark wake", t(wv["true_dark"]["said_dark"]), t(wv["true_dark"]["said_full"])],
-            ["full wake", t(wv["true_full"]["said_dark"]), t(wv["true_full"]["said_full"])],
-        ], {1, 2}) + f"<p class='muted'>unmatched verdicts: {t(tot.get('verdicts_unmatched'))}</p>")
+        out += [h(3, "The build's own wake verdicts against the power log"),
+                table(["power log says", "build said dark", "build said full"], [
+                    ["dark wake", wv["true_dark"]["said_dark"], wv["true_dark"]["said_full"]],
+                    ["full wake", wv["true_full"]["said_dark"], wv["true_full"]["said_full"]],
+                ], {1, 2}),
+                p(["unmatched verdicts: ", tot.get("verdicts_unmatched")], "muted")]
     return out
 
 
-def _per_mac(t: _Text, s: dict) -> list[str]:
+def _per_mac(s: dict) -> list[dict]:
     per = s.get("per_mac") or {}
     if not per:
         return []
@@ -276,18 +223,19 @@ def _per_mac(t: _Text, s: dict) -> list[str]:
     rows, classes = [], []
     for mac, m in per.items():
         tt = m["totals"]
-        rows.append([t(mac) + (" <span class='fail'>worst</span>" if mac == worst and m["failed"] else ""),
-                     t(m["cycles"]), t(m["cycles_scored"]), t(m["failed"]),
-                     t(tt["reconnects_in_sleep"]), t(tt["false_alerts"]), t(tt["true_alerts"]),
-                     t(tt["dpd_terminations"]), t(_stat(m["ttt"], "p95")), t(m["ttt"]["censored"]),
-                     t(m["zombie_cycles_over_grace"])])
-        classes.append("worst" if mac == worst and m["failed"] else "")
-    return ["<h2>Macs</h2>", _table(["Mac", "cycles", "scored", "failed", "reconnects in sleep", "false alerts",
-                                     "true alerts", "DPD ends", "TTT p95 s", "censored TTT", "zombie cycles"],
-                                    rows, set(range(1, 11)), classes)]
+        flag = mac == worst and m["failed"]
+        rows.append([[mac, " ", Span("worst", "fail")] if flag else mac,
+                     m["cycles"], m["cycles_scored"], m["failed"],
+                     tt["reconnects_in_sleep"], tt["false_alerts"], tt["true_alerts"],
+                     tt["dpd_terminations"], _stat(m["ttt"], "p95"), m["ttt"]["censored"],
+                     m["zombie_cycles_over_grace"]])
+        classes.append("worst" if flag else "")
+    return [h(2, "Macs"), table(["Mac", "cycles", "scored", "failed", "reconnects in sleep", "false alerts",
+                                 "true alerts", "DPD ends", "TTT p95 s", "censored TTT", "zombie cycles"],
+                                rows, set(range(1, 11)), classes)]
 
 
-def _by_sleep_length(t: _Text, meta: dict, cycles: pd.DataFrame) -> list[str]:
+def _by_sleep_length(meta: dict, cycles: pd.DataFrame) -> list[dict]:
     """A sweep (``suite_plan.sweep_s`` in run.json, e.g. 2, 5, 10, 20, 45 min): the scored cycles
     grouped by the planned sleep length nearest their measured sleep, so one table shows at which
     length churn (reconnects in sleep, false alerts, DPD ends) and slow reconnects (TTT) begin."""
@@ -302,30 +250,29 @@ def _by_sleep_length(t: _Text, meta: dict, cycles: pd.DataFrame) -> list[str]:
         g = sc[nearest == length]
         recs = g.to_dict("records")
         censored = int(g["ttt_censored"].fillna(False).astype(bool).sum()) if "ttt_censored" in g else 0
-        rows.append([t(f"{length / 60:g} min"), t(len(g)), t(int((g["outcome"] == "fail").sum())),
-                     t(int(g["reconnects_in_sleep"].sum())), t(int(g["false_alerts"].sum())),
-                     t(int(g["dpd_terminations"].sum())),
-                     t(_stat(time_summary(times(recs, "ttt_s")), "p95")), t(censored)])
-    return ["<h2>By sleep length</h2>",
-            _table(["sleep", "cycles", "failed", "reconnects in sleep", "false alerts", "DPD ends", "TTT p95 s",
-                    "censored TTT"], rows, set(range(1, 8)))]
+        rows.append([f"{length / 60:g} min", len(g), int((g["outcome"] == "fail").sum()),
+                     int(g["reconnects_in_sleep"].sum()), int(g["false_alerts"].sum()),
+                     int(g["dpd_terminations"].sum()),
+                     _stat(time_summary(times(recs, "ttt_s")), "p95"), censored])
+    return [h(2, "By sleep length"),
+            table(["sleep", "cycles", "failed", "reconnects in sleep", "false alerts", "DPD ends", "TTT p95 s",
+                   "censored TTT"], rows, set(range(1, 8)))]
 
 
-def _rig_errors(t: _Text, s: dict, prov: dict) -> list[str]:
+def _rig_errors(s: dict, prov: dict) -> list[dict]:
     errs = s.get("rig_errors", [])
-    out = ["<h2>Rig errors and unscored cycles</h2>"]
-    out.append(_table(["Mac", "cycle", "outcome", "reason"],
-                      [[t(e["mac"]), t(e["cycle"]), t(e["outcome"]), t(e["reason"])] for e in errs])
-               if errs else "<p>none</p>")
+    out = [h(2, "Rig errors and unscored cycles"),
+           table(["Mac", "cycle", "outcome", "reason"], [[e["mac"], e["cycle"], e["outcome"], e["reason"]]
+                                                         for e in errs]) if errs else p("none")]
     rec = prov.get("recoveries", [])
     if rec:
-        out.append("<h3>Recovery steps taken</h3>")
-        out.append(_table(["Mac", "cycle", "step", "error"],
-                          [[t(r.get("mac")), t(r.get("cycle")), t(r.get("step")), t(r.get("error", ""))] for r in rec]))
+        out += [h(3, "Recovery steps taken"),
+                table(["Mac", "cycle", "step", "error"],
+                      [[r.get("mac"), r.get("cycle"), r.get("step"), r.get("error", "")] for r in rec])]
     return out
 
 
-def _bad_lines(t: _Text, s: dict) -> list[str]:
+def _bad_lines(s: dict) -> list[dict]:
     rows = []
     totals: dict = {}
     for key, srcs in sorted(s.get("bad_lines", {}).items()):
@@ -334,33 +281,32 @@ def _bad_lines(t: _Text, s: dict) -> list[str]:
             for i, f in enumerate(("read", "parsed", "other", "rejected")):
                 tot[i] += int(c.get(f, 0))
             if c.get("rejected"):
-                rows.append([t(key), t(src), t(c["read"]), t(c["rejected"]),
-                             t(", ".join(map(str, c.get("rejected_lines", [])[:10])))])
-    out = ["<h2>Log lines</h2>",
-           _table(["source", "read", "parsed", "other", "rejected"],
-                  [[t(src), *(t(v) for v in vals)] for src, vals in sorted(totals.items())], {1, 2, 3, 4})]
-    out.append(_table(["cycle", "source", "read", "rejected", "first rejected lines"], rows, {2, 3})
-               if rows else "<p>No line was rejected.</p>")
+                rows.append([key, src, c["read"], c["rejected"], ", ".join(map(str, c.get("rejected_lines", [])[:10]))])
+    out = [h(2, "Log lines"),
+           table(["source", "read", "parsed", "other", "rejected"],
+                 [[src, *vals] for src, vals in sorted(totals.items())], {1, 2, 3, 4}),
+           table(["cycle", "source", "read", "rejected", "first rejected lines"], rows, {2, 3})
+           if rows else p("No line was rejected.")]
     if s.get("journal_torn_lines"):
-        out.append(f"<p class='fail'>journal: {t(s['journal_torn_lines'])} unreadable line(s)</p>")
+        out.append(p(f"journal: {s['journal_torn_lines']} unreadable line(s)", "fail"))
     return out
 
 
-def _how_made(t: _Text, meta: dict, prov: dict) -> list[str]:
+def _how_made(meta: dict, prov: dict) -> list[dict]:
     rows = [
-        ["rig version (run)", t(meta.get("rig_version"))],
-        ["rig version (this report)", t(__version__)],
-        ["command", f"<code>{t(' '.join(map(str, meta.get('command', []))))}</code>"],
-        ["plan", f"<code>{t(_plain(meta.get('plan')))}</code>"],
-        ["extension", t(_plain(meta.get("extension")))],
-        ["gateway", t(_plain(meta.get("gateway")))],
+        ["rig version (run)", meta.get("rig_version")],
+        ["rig version (this report)", __version__],
+        ["command", Code(" ".join(map(str, meta.get("command", []))))],
+        ["plan", Code(_plain(meta.get("plan")))],
+        ["extension", _plain(meta.get("extension"))],
+        ["gateway", _plain(meta.get("gateway"))],
     ]
     for mac, line in sorted(prov.get("installed", {}).items()):
-        rows.append([f"installed on {t(mac)}", f"<code>{t(line)}</code>"])
+        rows.append([f"installed on {mac}", Code(line)])
     for mac, cmds in sorted(prov.get("collect", {}).items()):
         for name, cmd in sorted(cmds.items()):
-            rows.append([f"{t(name)} on {t(mac)} (first cycle)", f"<code>{t(cmd)}</code>"])
-    return ["<h2>How this was made</h2>", _table(["what", "value"], rows)]
+            rows.append([f"{name} on {mac} (first cycle)", Code(cmd)])
+    return [h(2, "How this was made"), table(["what", "value"], rows)]
 
 
 def _plain(v) -> str:
@@ -408,7 +354,7 @@ def render_summary(meta: dict, scores: dict, cycles: pd.DataFrame, report_path: 
 
 
 def write(folder, meta: dict, scores: dict, cycles: pd.DataFrame, analyses: dict | None = None,
-          redactor: Redactor | None = None, provenance: dict | None = None) -> None:
-    folder.report_html.write_text(render_html(meta, scores, cycles, analyses, redactor, provenance))
-    red = redactor or Redactor([])
-    folder.summary_md.write_text(red.text(render_summary(meta, scores, cycles)))
+          provenance: dict | None = None) -> None:
+    """``report.html`` and ``summary.md`` of data already redacted (:meth:`Redactor.outputs`)."""
+    folder.report_html.write_text(render_html(meta, scores, cycles, analyses, provenance))
+    folder.summary_md.write_text(render_summary(meta, scores, cycles))

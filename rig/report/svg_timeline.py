@@ -18,15 +18,16 @@ gateway lane, orange if a false alert, red if true), the build's wake verdicts (
 wrong), and the wake anchors (vertical lines: actuator solid, powerd dashed, pmset dotted).
 
 Every mark has a ``<title>`` (a tooltip) with its time and the log's words. Those words come from
-Macs and gateways: they are escaped here like everything else, and the page that embeds the
-picture forbids scripts; a log line carrying ``<script>`` is shown, never run. No ids, no
+Macs and gateways: the picture is a list of :class:`~rig.report.templating.El` rendered by an
+autoescaped template (``svg.j2``), and the page that embeds it forbids scripts; a log line
+carrying ``<script>`` is shown, never run. No ids, no
 external references: many pictures live in one page and each stands alone.
 """
 from __future__ import annotations
 
-import html
 import math
 
+from rig.report.templating import El, legend as legend_block, svg
 from rig.score.analysis import CycleAnalysis
 
 W_MAIN, W_ZOOM, GAP, LABEL = 640, 250, 24, 64
@@ -39,14 +40,6 @@ GW_FILL = {"alive": "#5aa469", "dead": "#c9c9c9"}
 PROBE_FILL = {"ok": "#2e9d4f", "fail": "#d32f2f", "unknown": "#eeeeee"}
 ZOMBIE = "#e53935"
 ANCHOR_DASH = {"actuator": "", "powerd": "4 2", "pmset": "1 2"}
-
-
-def _e(s) -> str:
-    return html.escape(str(s), quote=True)
-
-
-def _f(x: float) -> str:
-    return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
 def _clock(dt: float) -> str:
@@ -83,10 +76,10 @@ def _ticks(p: _Panel, origin: float, y: float, out: list) -> None:
     first = math.ceil((p.t0 - origin) / step) * step
     t = first
     while origin + t <= p.t1 + 1e-9:
-        x = p.x(origin + t)
+        x = float(p.x(origin + t))
         label = f"{t / 60:g} min" if step >= 60 else f"{t:g} s"
-        out.append(f'<line x1="{_f(x)}" y1="{_f(y)}" x2="{_f(x)}" y2="{_f(y + 3)}" stroke="#888"/>'
-                   f'<text x="{_f(x)}" y="{_f(y + 12)}" class="tk">{_e(label)}</text>')
+        out.append(El("line", {"x1": x, "y1": float(y), "x2": x, "y2": float(y + 3), "stroke": "#888"}))
+        out.append(El("text", {"x": x, "y": float(y + 12), "class": "tk"}, text=label))
         t += step
 
 
@@ -99,8 +92,8 @@ def _lanes(a: CycleAnalysis) -> list[tuple[str, list, dict]]:
     return lanes
 
 
-def render(a: CycleAnalysis, caption: str = "") -> str:
-    """One cycle's picture as an ``<svg>`` element (a string), sized for a report page."""
+def render(a: CycleAnalysis, caption: str = ""):
+    """One cycle's picture as an ``<svg>`` element (``Markup``, "" without a window), sized for a page."""
     w0, w1 = a.window
     if not (math.isfinite(w0) and math.isfinite(w1)):
         return ""
@@ -118,106 +111,111 @@ def render(a: CycleAnalysis, caption: str = "") -> str:
         right = max(15.0, (ttt if isinstance(ttt, (int, float)) and math.isfinite(ttt) else 0.0) + 5.0)
         zoom = _Panel(anchor - 3.0, min(anchor + right, w1), LABEL + W_MAIN + GAP, W_ZOOM)
 
-    out = [f'<svg class="tl" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(caption or "cycle timeline")}">',
-           f"<title>{_e(caption)}</title>"]
+    out: list[El] = []
     for name, _, _ in lanes:
-        out.append(f'<text x="{LABEL - 4}" y="{lane_y[name] + LANE_H - 3}" class="ln">{name}</text>')
-    out.append(f'<text x="{LABEL - 4}" y="{marks_y + LANE_H - 3}" class="ln">events</text>')
+        out.append(El("text", {"x": LABEL - 4, "y": lane_y[name] + LANE_H - 3, "class": "ln"}, text=name))
+    out.append(El("text", {"x": LABEL - 4, "y": marks_y + LANE_H - 3, "class": "ln"}, text="events"))
     panels = [main] + ([zoom] if zoom else [])
     if zoom:
-        out.append(f'<text x="{_f(zoom.x0)}" y="{TOP - 5}" class="tk0">wake close-up</text>')
-    out.append(f'<text x="{LABEL}" y="{TOP - 5}" class="tk0">whole cycle</text>')
+        out.append(El("text", {"x": float(zoom.x0), "y": TOP - 5, "class": "tk0"}, text="wake close-up"))
+    out.append(El("text", {"x": LABEL, "y": TOP - 5, "class": "tk0"}, text="whole cycle"))
     for p in panels:
-        for name, ivs, fills in lanes:
-            y = lane_y[name]
-            for t0, t1, state in ivs:
-                sp = p.span(t0, t1)
-                if sp is None:
-                    continue
-                out.append(f'<rect x="{_f(sp[0])}" y="{y}" width="{_f(sp[1])}" height="{LANE_H}" '
-                           f'fill="{fills.get(state, "#eee")}"><title>{_e(name)}: {_e(state)} '
-                           f'{_e(_clock(t0 - w0))} to {_e(_clock(t1 - w0))} ({t1 - t0:.3f} s)</title></rect>')
-        for t0, t1 in a.zombie:
-            sp = p.span(t0, t1)
-            if sp is not None:
-                out.append(f'<rect x="{_f(sp[0])}" y="{lane_y["tunnel"] + 3}" width="{_f(sp[1])}" '
-                           f'height="{LANE_H - 6}" fill="{ZOMBIE}" stroke="#7f0000" stroke-width=".6">'
-                           f'<title>zombie: extension says up, {_e(a.metrics.get("zombie_evidence", ""))} '
-                           f'says dead, {t1 - t0:.3f} s</title></rect>')
-        out.extend(_marks(a, p, w0, lane_y, marks_y))
+        out += _lane_rects(a, p, lanes, lane_y, w0)
+        out += _marks(a, p, w0, lane_y, marks_y)
         _ticks(p, w0 if p is main else anchor, axis_y, out)
-        out.append(f'<rect x="{_f(p.x0)}" y="{TOP}" width="{_f(p.w)}" height="{_f(marks_y + LANE_H - TOP)}" '
-                   f'fill="none" stroke="#bbb" stroke-width=".6"/>')
-    out.append("</svg>")
-    return "".join(out)
+        out.append(El("rect", {"x": float(p.x0), "y": TOP, "width": float(p.w),
+                               "height": float(marks_y + LANE_H - TOP), "fill": "none", "stroke": "#bbb",
+                               "stroke-width": ".6"}))
+    return svg(out, width=width, height=height, cls="tl", title=caption, viewbox=f"0 0 {width} {height}",
+               aria=caption or "cycle timeline")
 
 
-def _marks(a: CycleAnalysis, p: _Panel, w0: float, lane_y: dict, marks_y: float) -> list[str]:
+def _lane_rects(a: CycleAnalysis, p: _Panel, lanes, lane_y: dict, w0: float) -> list[El]:
+    out = []
+    for name, ivs, fills in lanes:
+        y = lane_y[name]
+        for t0, t1, state in ivs:
+            sp = p.span(t0, t1)
+            if sp is None:
+                continue
+            out.append(El("rect", {"x": float(sp[0]), "y": y, "width": float(sp[1]), "height": LANE_H,
+                                   "fill": fills.get(state, "#eee")},
+                          title=f"{name}: {state} {_clock(t0 - w0)} to {_clock(t1 - w0)} ({t1 - t0:.3f} s)"))
+    for t0, t1 in a.zombie:
+        sp = p.span(t0, t1)
+        if sp is not None:
+            out.append(El("rect", {"x": float(sp[0]), "y": lane_y["tunnel"] + 3, "width": float(sp[1]),
+                                   "height": LANE_H - 6, "fill": ZOMBIE, "stroke": "#7f0000", "stroke-width": ".6"},
+                          title=f"zombie: extension says up, {a.metrics.get('zombie_evidence', '')} says dead, "
+                                f"{t1 - t0:.3f} s"))
+    return out
+
+
+def _marks(a: CycleAnalysis, p: _Panel, w0: float, lane_y: dict, marks_y: float) -> list[El]:
     out = []
     top, bottom = TOP, marks_y + LANE_H
     gw_y = lane_y.get("gateway", lane_y["tunnel"])
     for m in a.marks:
         if not p.inside(m.t):
             continue
-        x = p.x(m.t)
-        tip = f"<title>{_e(_clock(m.t - w0))} {_e(m.label)}{': ' + _e(m.detail) if m.detail else ''}</title>"
+        x = float(p.x(m.t))
+        tip = f"{_clock(m.t - w0)} {m.label}" + (f": {m.detail}" if m.detail else "")
         y = marks_y
         if m.kind == "anchor":
-            name = m.label.split(": ", 1)[-1].split(" ")[0]
-            dash = ANCHOR_DASH.get(name, "")
-            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-            out.append(f'<line x1="{_f(x)}" y1="{top}" x2="{_f(x)}" y2="{_f(bottom)}" stroke="#111" '
-                       f'stroke-width="1.2"{dash_attr}>{tip}</line>')
+            dash = ANCHOR_DASH.get(m.label.split(": ", 1)[-1].split(" ")[0], "")
+            out.append(El("line", {"x1": x, "y1": top, "x2": x, "y2": float(bottom), "stroke": "#111",
+                                   "stroke-width": "1.2", **({"stroke-dasharray": dash} if dash else {})}, tip))
         elif m.kind in ("handshake", "handshake_cut"):
-            out.append(f'<line x1="{_f(x)}" y1="{_f(y + 1)}" x2="{_f(x)}" y2="{_f(y + LANE_H - 1)}" '
-                       f'stroke="#1f5fbf" stroke-width="1.5">{tip}</line>')
+            out.append(El("line", {"x1": x, "y1": float(y + 1), "x2": x, "y2": float(y + LANE_H - 1),
+                                   "stroke": "#1f5fbf", "stroke-width": "1.5"}, tip))
             if m.kind == "handshake_cut":
-                out.append(f'<path d="M{_f(x - 3)} {_f(y + 3)}l6 6m0 -6l-6 6" stroke="#1f5fbf" '
-                           f'stroke-width="1.3">{tip}</path>')
+                out.append(El("path", {"d": f"M{x - 3:.1f} {y + 3:.1f}l6 6m0 -6l-6 6", "stroke": "#1f5fbf",
+                                       "stroke-width": "1.3"}, tip))
         elif m.kind == "tunnel_down":
             ty = lane_y["tunnel"]
-            out.append(f'<line x1="{_f(x)}" y1="{_f(ty - 2)}" x2="{_f(x)}" y2="{_f(ty + LANE_H + 2)}" '
-                       f'stroke="#333" stroke-width="1.2">{tip}</line>')
+            out.append(El("line", {"x1": x, "y1": float(ty - 2), "x2": x, "y2": float(ty + LANE_H + 2),
+                                   "stroke": "#333", "stroke-width": "1.2"}, tip))
         elif m.kind == "alert":
-            pts = f"{_f(x)},{_f(y + 1)} {_f(x + 4.5)},{_f(y + LANE_H - 1)} {_f(x - 4.5)},{_f(y + LANE_H - 1)}"
-            style = 'fill="#fff" stroke="#e67e00" stroke-width="1.5"' if m.false else \
-                'fill="#c62828" stroke="#7f0000" stroke-width="1"'
-            out.append(f'<polygon points="{pts}" {style}>{tip}</polygon>')
+            pts = f"{x:.1f},{y + 1:.1f} {x + 4.5:.1f},{y + LANE_H - 1:.1f} {x - 4.5:.1f},{y + LANE_H - 1:.1f}"
+            style = {"fill": "#fff", "stroke": "#e67e00", "stroke-width": "1.5"} if m.false else \
+                {"fill": "#c62828", "stroke": "#7f0000", "stroke-width": "1"}
+            out.append(El("polygon", {"points": pts, **style}, tip))
         elif m.kind == "dpd":
             col = "#e67e00" if m.false else "#c62828"
-            out.append(f'<path d="M{_f(x - 4)} {_f(gw_y + 2)}l8 {LANE_H - 4}m0 -{LANE_H - 4}l-8 {LANE_H - 4}" '
-                       f'stroke="{col}" stroke-width="2">{tip}</path>')
+            out.append(El("path", {"d": f"M{x - 4:.1f} {gw_y + 2:.1f}l8 {LANE_H - 4}m0 -{LANE_H - 4}l-8 {LANE_H - 4}",
+                                   "stroke": col, "stroke-width": "2"}, tip))
         elif m.kind == "verdict":
-            col = "#c62828" if m.false else "#555"
             cy = y + LANE_H / 2
-            out.append(f'<path d="M{_f(x)} {_f(cy - 4)}l4 4l-4 4l-4 -4z" fill="{col}">{tip}</path>')
+            out.append(El("path", {"d": f"M{x:.1f} {cy - 4:.1f}l4 4l-4 4l-4 -4z",
+                                   "fill": "#c62828" if m.false else "#555"}, tip))
     return out
 
 
-def legend() -> str:
-    """A small key to the pictures, shown once above them."""
-    items = [
-        ('<rect width="14" height="10" fill="#f6e7a8"/>', "full wake"),
-        ('<rect width="14" height="10" fill="#24345c"/>', "sleep"),
-        ('<rect width="14" height="10" fill="#8a6fd1"/>', "dark wake"),
-        ('<rect width="14" height="10" fill="#2e9d4f"/>', "tunnel up / gateway session / probe ok"),
-        ('<rect width="14" height="10" fill="#e0a800"/>', "handshaking"),
-        ('<rect width="14" height="10" fill="#c9c9c9"/>', "down / no session"),
-        ('<rect width="14" height="10" fill="#e53935"/>', "zombie time / probe failing"),
-        ('<line x1="7" y1="0" x2="7" y2="10" stroke="#333" stroke-width="1.2"/>', "extension says tunnel down"),
-        ('<line x1="7" y1="0" x2="7" y2="10" stroke="#1f5fbf" stroke-width="1.5"/>', "handshake"),
-        ('<line x1="7" y1="0" x2="7" y2="10" stroke="#1f5fbf" stroke-width="1.5"/>'
-         '<path d="M4 2l6 6m0 -6l-6 6" stroke="#1f5fbf"/>', "handshake cut off by sleep"),
-        ('<polygon points="7,0 11.5,10 2.5,10" fill="#fff" stroke="#e67e00" stroke-width="1.5"/>', "false alert"),
-        ('<polygon points="7,0 11.5,10 2.5,10" fill="#c62828"/>', "true alert"),
-        ('<path d="M3 1l8 8m0 -8l-8 8" stroke="#e67e00" stroke-width="2"/>', "DPD end (false alert)"),
-        ('<path d="M3 1l8 8m0 -8l-8 8" stroke="#c62828" stroke-width="2"/>', "DPD end (true alert)"),
-        ('<path d="M7 1l4 4l-4 4l-4 -4z" fill="#555"/>', "build's wake verdict (red: wrong)"),
-        ('<line x1="7" y1="0" x2="7" y2="10" stroke="#111" stroke-width="1.2"/>', "wake anchor: actuator"),
-        ('<line x1="7" y1="0" x2="7" y2="10" stroke="#111" stroke-dasharray="4 2"/>', "powerd"),
-        ('<line x1="7" y1="0" x2="7" y2="10" stroke="#111" stroke-dasharray="1 2"/>', "pmset"),
-    ]
-    cells = "".join(f'<span class="key"><svg width="14" height="10" viewBox="0 0 14 10">{g}</svg> '
-                    f"{_e(label)}</span>" for g, label in items)
-    return f'<div class="legend">{cells}</div>'
+_LINE = {"x1": 7, "y1": 0, "x2": 7, "y2": 10}
+_KEY = [
+    ([El("rect", {"width": 14, "height": 10, "fill": "#f6e7a8"})], "full wake"),
+    ([El("rect", {"width": 14, "height": 10, "fill": "#24345c"})], "sleep"),
+    ([El("rect", {"width": 14, "height": 10, "fill": "#8a6fd1"})], "dark wake"),
+    ([El("rect", {"width": 14, "height": 10, "fill": "#2e9d4f"})], "tunnel up / gateway session / probe ok"),
+    ([El("rect", {"width": 14, "height": 10, "fill": "#e0a800"})], "handshaking"),
+    ([El("rect", {"width": 14, "height": 10, "fill": "#c9c9c9"})], "down / no session"),
+    ([El("rect", {"width": 14, "height": 10, "fill": "#e53935"})], "zombie time / probe failing"),
+    ([El("line", {**_LINE, "stroke": "#333", "stroke-width": "1.2"})], "extension says tunnel down"),
+    ([El("line", {**_LINE, "stroke": "#1f5fbf", "stroke-width": "1.5"})], "handshake"),
+    ([El("line", {**_LINE, "stroke": "#1f5fbf", "stroke-width": "1.5"}),
+      El("path", {"d": "M4 2l6 6m0 -6l-6 6", "stroke": "#1f5fbf"})], "handshake cut off by sleep"),
+    ([El("polygon", {"points": "7,0 11.5,10 2.5,10", "fill": "#fff", "stroke": "#e67e00", "stroke-width": "1.5"})],
+     "false alert"),
+    ([El("polygon", {"points": "7,0 11.5,10 2.5,10", "fill": "#c62828"})], "true alert"),
+    ([El("path", {"d": "M3 1l8 8m0 -8l-8 8", "stroke": "#e67e00", "stroke-width": "2"})], "DPD end (false alert)"),
+    ([El("path", {"d": "M3 1l8 8m0 -8l-8 8", "stroke": "#c62828", "stroke-width": "2"})], "DPD end (true alert)"),
+    ([El("path", {"d": "M7 1l4 4l-4 4l-4 -4z", "fill": "#555"})], "build's wake verdict (red: wrong)"),
+    ([El("line", {**_LINE, "stroke": "#111", "stroke-width": "1.2"})], "wake anchor: actuator"),
+    ([El("line", {**_LINE, "stroke": "#111", "stroke-dasharray": "4 2"})], "powerd"),
+    ([El("line", {**_LINE, "stroke": "#111", "stroke-dasharray": "1 2"})], "pmset"),
+]
+
+
+def legend() -> dict:
+    """A small key to the pictures, shown once above them (a block of the report page)."""
+    return legend_block([(svg(els, width=14, height=10, viewbox="0 0 14 10"), label) for els, label in _KEY])

@@ -160,7 +160,7 @@ def mac_events(data: RunData, mac: str, ks: list[int], end: float | None = None)
     ctrl = frame.to_frame(ctrl_rows)
     ctrl["src"] = np.asarray(ctrl_src, dtype="int64")
     ev = frame.concat([ev, ctrl])
-    ev["detail"] = data.redactor.series(ev["detail"])
+    ev = data.redactor.mask(ev)
     power = power_events(ev).drop(columns="src")
     src_a = ev["src"].to_numpy()
     # plain object columns: slicing them per cycle and reading them in the scorer is numpy-fast
@@ -198,7 +198,7 @@ def _analyse_mac(data: RunData, mac: str, ks: list[int], end: float | None = Non
     for k in ks:
         cycle = data.cycles[(mac, k)]
         base = {"mac": mac, "cycle": k, "t_start": cycle["t"], "outcome": cycle.get("outcome", "unknown"),
-                "reason": data.redactor.text(str(cycle.get("reason", "")))}
+                "reason": data.redactor.mask(str(cycle.get("reason", "")))}
         if k not in events:
             before = dict(fresh)   # nothing known about the gap: start over
             out.append((base, frame.empty_frame(), {}, None))
@@ -253,7 +253,7 @@ def derive_run(run_dir) -> dict:
     cycles.to_csv(f.cycles_csv, index=False)
     scores = summarize(data, rows, bad)
     f.scores_json.write_text(dumps(scores))
-    report.write(f, data.meta, scores, cycles, analyses, data.redactor, provenance(data))
+    report.write(f, *data.redactor.mask((data.meta, scores, cycles, analyses, provenance(data))))
     return scores
 
 
