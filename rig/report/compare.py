@@ -29,7 +29,6 @@ Nothing here reads anything but the two run folders' ``cycles.csv`` and ``run.js
 """
 from __future__ import annotations
 
-import html
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from rig.outcomes import Outcome
+from rig.report.templating import El, Span, h, p, page, svg, table
 
 ALPHA = 0.05
 BETTER, WORSE, NO_EVIDENCE = "better", "worse", "no evidence of change"
@@ -294,16 +294,7 @@ def render_md(c: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-_CSS = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1d1d1f;max-width:1200px}
-h1{font-size:20px} table{border-collapse:collapse} td,th{border:1px solid #d2d2d7;padding:3px 8px;text-align:left}
-th{background:#f5f5f7} .better{color:#1a7f37;font-weight:600} .worse{color:#c62828;font-weight:600}
-.none{color:#6e6e73} .muted{color:#6e6e73}
-"""
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; base-uri 'none'"
-
-
-def _forest(m: MetricChange) -> str:
+def _forest(m: MetricChange):
     """A small interval picture: the estimate and its CI against 'no change' (x1 or +0)."""
     w, h = 180, 18
     lo, hi = m.ci
@@ -314,48 +305,47 @@ def _forest(m: MetricChange) -> str:
         vals = (tr(lo), tr(m.change), tr(hi))
         cap = max(0.3, *(abs(v) for v in vals)) * 1.1
         span = (-cap, cap)
-        zero = 0.0
     else:
         cap = max(1e-6, *(abs(v) for v in (lo, hi, m.change) if math.isfinite(v)))
         tr = lambda v: max(-cap, min(cap, v))  # noqa: E731
         span = (-cap * 1.1, cap * 1.1)
         vals = (tr(lo), tr(m.change), tr(hi))
-        zero = 0.0
     x = lambda v: 6 + (v - span[0]) / (span[1] - span[0]) * (w - 12)  # noqa: E731
     col = {BETTER: "#1a7f37", WORSE: "#c62828"}.get(m.words, "#555")
-    return (f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg">'
-            f'<line x1="{x(zero):.1f}" y1="1" x2="{x(zero):.1f}" y2="{h - 1}" stroke="#999" stroke-dasharray="2 2"/>'
-            f'<line x1="{x(vals[0]):.1f}" y1="{h / 2}" x2="{x(vals[2]):.1f}" y2="{h / 2}" stroke="{col}" stroke-width="2"/>'
-            f'<circle cx="{x(vals[1]):.1f}" cy="{h / 2}" r="3.5" fill="{col}"/></svg>')
+    return svg([El("line", {"x1": float(x(0.0)), "y1": 1, "x2": float(x(0.0)), "y2": h - 1, "stroke": "#999",
+                            "stroke-dasharray": "2 2"}),
+                El("line", {"x1": float(x(vals[0])), "y1": h / 2, "x2": float(x(vals[2])), "y2": h / 2,
+                            "stroke": col, "stroke-width": "2"}),
+                El("circle", {"cx": float(x(vals[1])), "cy": h / 2, "r": "3.5", "fill": col})],
+               width=w, height=h, viewbox=f"0 0 {w} {h}")
+
+
+_CLASS = {BETTER: "better", WORSE: "worse"}
+
+
+def _row(m: MetricChange) -> list:
+    verdict = [Span(m.words, _CLASS.get(m.words, "none"))] + ([" ", Span(m.note, "muted")] if m.note else [])
+    return [m.label, _value_text(m, "base"), _value_text(m, "cand"), _change_text(m), _forest(m), m.test,
+            _p(m.p), _p(m.q), verdict]
 
 
 def render_html(c: Comparison) -> str:
-    e = lambda s: html.escape(str(s))  # noqa: E731
-    cls = {BETTER: "better", WORSE: "worse"}
-    rows = []
-    for m in c.metrics:
-        rows.append(f"<tr><td>{e(m.label)}</td><td>{e(_value_text(m, 'base'))}</td><td>{e(_value_text(m, 'cand'))}</td>"
-                    f"<td>{e(_change_text(m))}</td><td>{_forest(m)}</td><td>{e(m.test)}</td><td>{e(_p(m.p))}</td>"
-                    f"<td>{e(_p(m.q))}</td><td class='{cls.get(m.words, 'none')}'>{e(m.words)}"
-                    f"{'<br><span class=muted>' + e(m.note) + '</span>' if m.note else ''}</td></tr>")
-    return "\n".join([
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        f"<title>compare {e(c.cand.name)} against {e(c.base.name)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{e(c.cand.name)} against {e(c.base.name)}: "
-        f"<span class='{cls.get(c.verdict, 'none')}'>{e(c.verdict.upper())}</span></h1>",
-        f"<p>Worse: <span class=worse>{e(_which(c, WORSE) or 'nothing')}</span>. "
-        f"Better: <span class=better>{e(_which(c, BETTER) or 'nothing')}</span>.</p>",
-        f"<p>Base: {len(c.base.cycles)} scored cycles, {c.base.sleep_hours:.2f} sleep-hours, lab "
-        f"{e((c.base.meta.get('lab') or {}).get('name'))}. Candidate: {len(c.cand.cycles)} scored cycles, "
-        f"{c.cand.sleep_hours:.2f} sleep-hours, lab {e((c.cand.meta.get('lab') or {}).get('name'))}.</p>",
-        "<p class=muted>Rates: ratio candidate/base with an exact interval (dashed line: x1, log scale). "
-        "Times: median difference candidate − base with a bootstrap interval (dashed line: 0). A metric is "
-        f"better or worse only when its p-value, adjusted for the {len(c.metrics)} metrics tested together "
-        f"(Benjamini-Hochberg), is below {ALPHA}. Lower is better for every metric.</p>",
-        "<table><thead><tr><th>metric</th><th>base</th><th>candidate</th><th>change [95 % CI]</th><th></th>"
-        "<th>test</th><th>p</th><th>adjusted p</th><th>verdict</th></tr></thead><tbody>",
-        *rows, "</tbody></table></body></html>"]) + "\n"
+    def side(s: Side) -> str:
+        return f"{len(s.cycles)} scored cycles, {s.sleep_hours:.2f} sleep-hours, lab {(s.meta.get('lab') or {}).get('name')}"
+
+    blocks = [
+        h(1, [f"{c.cand.name} against {c.base.name}: ", Span(c.verdict.upper(), _CLASS.get(c.verdict, "none"))]),
+        p(["Worse: ", Span(_which(c, WORSE) or "nothing", "worse"), ". Better: ",
+           Span(_which(c, BETTER) or "nothing", "better"), "."]),
+        p(f"Base: {side(c.base)}. Candidate: {side(c.cand)}."),
+        p("Rates: ratio candidate/base with an exact interval (dashed line: x1, log scale). Times: median "
+          "difference candidate − base with a bootstrap interval (dashed line: 0). A metric is better or worse "
+          f"only when its p-value, adjusted for the {len(c.metrics)} metrics tested together (Benjamini-Hochberg), "
+          f"is below {ALPHA}. Lower is better for every metric.", "muted"),
+        table(["metric", "base", "candidate", "change [95 % CI]", "", "test", "p", "adjusted p", "verdict"],
+              [_row(m) for m in c.metrics]),
+    ]
+    return page(f"compare {c.cand.name} against {c.base.name}", "compare.css", blocks)
 
 
 def write(c: Comparison, out_dir) -> tuple[Path, Path]:

@@ -107,6 +107,11 @@ def figure(caption, body) -> dict:
     return {"kind": "figure", "caption": caption, "body": body}
 
 
+def chart(title, body) -> dict:
+    """A titled picture: ``<h3>`` then the SVG (or a note that there is nothing to draw)."""
+    return {"kind": "chart", "title": title, "body": body}
+
+
 def bullets(items) -> dict:
     return {"kind": "list", "items": list(items)}
 

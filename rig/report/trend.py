@@ -20,13 +20,14 @@ escaped.
 """
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from rig.report.templating import El, Span, bullets, chart, h, p, page, svg, table
 
 #: (gate metric, chart title, unit) of the gated-value charts, in page order.
 HEADLINE_GATES = [
@@ -115,10 +116,6 @@ def write(reports: Path, out_dir: Path | None = None) -> tuple[Path, Path, Index
 
 # ---- the page ---------------------------------------------------------------------------------
 
-def _e(s) -> str:
-    return html.escape(str(s), quote=True)
-
-
 def _gate_points(runs: pd.DataFrame, metric: str) -> list[tuple]:
     """(when, build, value, limit, op, unit, name, run) of the runs that gated ``metric``."""
     out = []
@@ -131,111 +128,102 @@ def _gate_points(runs: pd.DataFrame, metric: str) -> list[tuple]:
     return out
 
 
-def _chart(title: str, points: list[tuple], limits: list[tuple] | None, unit: str, colors: dict) -> str:
+def _chart(title: str, points: list[tuple], limits: list[tuple] | None, unit: str, colors: dict) -> dict:
     """points: (iso time, build, value, run id); limits: (iso time, limit, short text, full
     text). Inline SVG: a line and dots per build, the gate as a dashed red line."""
-    w, h, left, right, top, bottom = 760, 220, 56, 150, 22, 34
+    w, hgt, left, right, top, bottom = 760, 220, 56, 150, 22, 34
     pts = [(pd.Timestamp(t), b, v, rid) for t, b, v, rid in points if t and not math.isnan(v)]
     lims = [(pd.Timestamp(t), v, txt, full) for t, v, txt, full in (limits or []) if t and not math.isnan(v)]
     if not pts:
-        return f"<h3>{_e(title)}</h3><p class=muted>no run has this value</p>"
+        return chart(title, Span("no run has this value", "muted"))
     finite = [v for _, _, v, _ in pts if math.isfinite(v)] + [v for _, v, _, _ in lims]
     lo, hi = min(finite + [0.0]), max(finite + [1e-9])
     hi = hi * 1.1 if hi > 0 else 1.0
-    t0, t1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    t0, t1 = min(q[0] for q in pts), max(q[0] for q in pts)
     span = max((t1 - t0).total_seconds(), 1.0)
 
     def x(t):
-        return left + ((t - t0).total_seconds() / span) * (w - left - right) if t1 > t0 else left + (w - left - right) / 2
+        return float(left + ((t - t0).total_seconds() / span) * (w - left - right) if t1 > t0
+                     else left + (w - left - right) / 2)
 
     def y(v):
         v = hi if not math.isfinite(v) else v
-        return top + (1 - (v - lo) / ((hi - lo) or 1)) * (h - top - bottom)
+        return float(top + (1 - (v - lo) / ((hi - lo) or 1)) * (hgt - top - bottom))
 
-    out = [f'<svg class="chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg" '
-           f'role="img" aria-label="{_e(title)}"><title>{_e(title)}</title>',
-           f'<rect x="{left}" y="{top}" width="{w - left - right}" height="{h - top - bottom}" fill="#fafafa" stroke="#ccc"/>']
+    out = [El("rect", {"x": left, "y": top, "width": w - left - right, "height": hgt - top - bottom,
+                       "fill": "#fafafa", "stroke": "#ccc"})]
     for frac in (0, 0.5, 1):
         v = lo + frac * (hi - lo)
-        out.append(f'<text x="{left - 4}" y="{y(v) + 3:.1f}" text-anchor="end" class="ax">{v:.3g}{_e(unit)}</text>')
-    for t in sorted({p[0] for p in pts})[:: max(1, len({p[0] for p in pts}) // 6)]:
-        out.append(f'<text x="{x(t):.1f}" y="{h - bottom + 14}" text-anchor="middle" class="ax">'
-                   f'{_e(t.strftime("%Y-%m-%d"))}</text>')
+        out.append(El("text", {"x": left - 4, "y": y(v) + 3, "text-anchor": "end", "class": "ax"},
+                      text=f"{v:.3g}{unit}"))
+    for t in sorted({q[0] for q in pts})[:: max(1, len({q[0] for q in pts}) // 6)]:
+        out.append(El("text", {"x": x(t), "y": hgt - bottom + 14, "text-anchor": "middle", "class": "ax"},
+                      text=t.strftime("%Y-%m-%d")))
     if lims:
-        seq = sorted(lims, key=lambda p: p[0])
-        path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f} {y(v):.1f}" for i, (t, v, _, _) in enumerate(seq))
-        if len(seq) == 1 or all(v == seq[0][1] for _, v, _, _ in seq):
-            path = f"M{left} {y(seq[0][1]):.1f}H{w - right}"
-        out.append(f'<path d="{path}" stroke="#c62828" stroke-width="1.5" stroke-dasharray="6 3" fill="none">'
-                   f'<title>gate {_e(seq[-1][3])}</title></path>')
-        out.append(f'<text x="{w - right + 4}" y="{y(seq[-1][1]) + 3:.1f}" class="gate">gate {_e(seq[-1][2])}'
-                   f'<title>{_e(seq[-1][3])}</title></text>')
-    legend_y = top + 4
-    for b in sorted({p[1] for p in pts}):
-        mine = sorted((p for p in pts if p[1] == b), key=lambda p: (p[0], p[3]))
+        out += _gate_line(lims, x, y, left, w - right)
+    out += _build_lines(pts, colors, x, y, w - right, top + 4, unit)
+    return chart(title, svg(out, width=w, height=hgt, cls="chart", title=title, viewbox=f"0 0 {w} {hgt}",
+                            aria=title))
+
+
+def _build_lines(pts: list, colors: dict, x, y, x1: float, legend_y: float, unit: str) -> list:
+    """Per build: its runs joined by a line, a dot per run (its value in the tooltip), a key."""
+    out = []
+    for b in sorted({q[1] for q in pts}):
+        mine = sorted((q for q in pts if q[1] == b), key=lambda q: (q[0], q[3]))
         col = colors[b]
         if len(mine) > 1:
             d = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f} {y(v):.1f}" for i, (t, _, v, _) in enumerate(mine))
-            out.append(f'<path d="{d}" stroke="{col}" stroke-width="1.5" fill="none"/>')
+            out.append(El("path", {"d": d, "stroke": col, "stroke-width": "1.5", "fill": "none"}))
         for t, _, v, rid in mine:
             shown = "∞" if not math.isfinite(v) else f"{v:.4g}"
-            out.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3.2" fill="{col}">'
-                       f'<title>{_e(b)} {_e(rid)}: {_e(shown)}{_e(unit)}</title></circle>')
+            out.append(El("circle", {"cx": x(t), "cy": y(v), "r": "3.2", "fill": col},
+                          title=f"{b} {rid}: {shown}{unit}"))
         legend_y += 14
-        out.append(f'<rect x="{w - right + 4}" y="{legend_y - 8}" width="10" height="3" fill="{col}"/>'
-                   f'<text x="{w - right + 18}" y="{legend_y - 4}" class="ax">{_e(b)}</text>')
-    out.append("</svg>")
-    return f"<h3>{_e(title)}</h3>" + "".join(out)
+        out.append(El("rect", {"x": x1 + 4, "y": legend_y - 8, "width": 10, "height": 3, "fill": col}))
+        out.append(El("text", {"x": x1 + 18, "y": legend_y - 4, "class": "ax"}, text=b))
+    return out
 
 
-_CSS = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1d1d1f;max-width:1100px}
-h1{font-size:20px} h2{font-size:16px;margin-top:24px} h3{font-size:14px;margin:14px 0 4px}
-table{border-collapse:collapse} td,th{border:1px solid #d2d2d7;padding:3px 8px;text-align:left}
-th{background:#f5f5f7} .pass{color:#1a7f37;font-weight:600} .fail{color:#c62828;font-weight:600}
-.muted{color:#6e6e73} svg text.ax{font:10px system-ui,sans-serif;fill:#555} svg text.gate{font:10px system-ui;fill:#c62828}
-"""
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; base-uri 'none'"
+def _gate_line(lims: list, x, y, x0: float, x1: float) -> list:
+    """The gate's limit over time as a dashed red line, labelled at its right end."""
+    seq = sorted(lims, key=lambda q: q[0])
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f} {y(v):.1f}" for i, (t, v, _, _) in enumerate(seq))
+    if len(seq) == 1 or all(v == seq[0][1] for _, v, _, _ in seq):
+        path = f"M{x0} {y(seq[0][1]):.1f}H{x1}"
+    return [El("path", {"d": path, "stroke": "#c62828", "stroke-width": "1.5", "stroke-dasharray": "6 3",
+                        "fill": "none"}, title=f"gate {seq[-1][3]}"),
+            El("text", {"x": x1 + 4, "y": y(seq[-1][1]) + 3, "class": "gate"}, title=seq[-1][3],
+               text=f"gate {seq[-1][2]}")]
 
 
 def render_html(idx: Index) -> str:
     runs = idx.runs
     builds = sorted(set(runs["build"])) if len(runs) else []
     colors = {b: PALETTE[i % len(PALETTE)] for i, b in enumerate(builds)}
-    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
-             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-             f"<title>rig trend: {len(runs)} runs</title><style>{_CSS}</style></head><body>",
-             f"<h1>Nightly trend: {len(runs)} runs, {len(builds)} builds</h1>"]
+    blocks = [h(1, f"Nightly trend: {len(runs)} runs, {len(builds)} builds")]
     if len(runs):
-        parts.append(f"<p class=muted>from {_e(runs['started'].iloc[0])} to {_e(runs['started'].iloc[-1])}</p>")
-    parts.append("<h2>Gated values</h2>")
+        blocks.append(p(f"from {runs['started'].iloc[0]} to {runs['started'].iloc[-1]}", "muted"))
+    blocks.append(h(2, "Gated values"))
     for metric, title, unit in HEADLINE_GATES:
         gp = _gate_points(runs, metric)
         pts = [(t, b, v, rid) for t, b, v, _, _, _, _, rid in gp]
         lims = [(t, lim, f"{op} {lim:g} {u}".strip(), f"{name}: {op} {lim:g} {u}".strip())
                 for t, _, _, lim, op, u, name, _ in gp]
-        parts.append(_chart(title, pts, lims, unit, colors))
-    parts.append("<h2>Rates per sleep-hour</h2>")
+        blocks.append(_chart(title, pts, lims, unit, colors))
+    blocks.append(h(2, "Rates per sleep-hour"))
     for key, title in RATES:
         col = f"{key}_per_h"
         pts = [(r.started, r.build, getattr(r, col), r.run_id) for r in runs.itertuples()] if len(runs) else []
-        parts.append(_chart(title, pts, None, "", colors))
-    parts.append("<h2>Runs</h2><table><thead><tr><th>started</th><th>run</th><th>build</th><th>lab</th><th>suite</th>"
-                 "<th>verdict</th><th>cycles scored</th><th>reconnects/h</th><th>false alerts/h</th><th>TTT p95 s</th>"
-                 "</tr></thead><tbody>")
-    for r in runs.itertuples():
-        v = r.verdict
-        parts.append(f"<tr><td>{_e(r.started)}</td><td>{_e(r.run_id)}</td><td>{_e(r.build)}</td><td>{_e(r.lab)}</td>"
-                     f"<td>{_e(r.suite)}</td><td class='{'pass' if v == 'pass' else 'fail'}'>{_e(v)}</td>"
-                     f"<td>{r.cycles_scored}/{r.cycles}</td><td>{_n(r.reconnects_in_sleep_per_h)}</td>"
-                     f"<td>{_n(r.false_alerts_per_h)}</td><td>{_n(r.ttt_p95_s)}</td></tr>")
-    parts.append("</tbody></table>")
+        blocks.append(_chart(title, pts, None, "", colors))
+    rows = [[r.started, r.run_id, r.build, r.lab, r.suite, Span(r.verdict, "pass" if r.verdict == "pass" else "fail"),
+             f"{r.cycles_scored}/{r.cycles}", _n(r.reconnects_in_sleep_per_h), _n(r.false_alerts_per_h),
+             _n(r.ttt_p95_s)] for r in runs.itertuples()]
+    blocks += [h(2, "Runs"), table(["started", "run", "build", "lab", "suite", "verdict", "cycles scored",
+                                    "reconnects/h", "false alerts/h", "TTT p95 s"], rows)]
     if idx.skipped:
-        parts.append("<h2>Folders not indexed</h2><ul>")
-        parts += [f"<li>{_e(name)}: {_e(why)}</li>" for name, why in idx.skipped]
-        parts.append("</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+        blocks += [h(2, "Folders not indexed"), bullets(f"{name}: {why}" for name, why in idx.skipped)]
+    return page(f"rig trend: {len(runs)} runs", "trend.css", blocks)
 
 
 def _n(v) -> str:
