@@ -93,6 +93,7 @@ class StageCPU:
         import paramiko
 
         from rig.runner import collect, cycle
+        from rig.runner import run as run_module
         from rig.score import derive
         from rig.drive import ssh
 
@@ -102,7 +103,7 @@ class StageCPU:
         self._undo = []
         for owner, name, label in [
             (derive, "score_collected_cycle", "scoring each cycle (derive.score_collected_cycle)"),
-            (derive, "derive_run", "deriving the run at the end (derive.derive_run)"),
+            (run_module, "derive_run", "deriving the run at the end (rig.report.rebuild.derive_run)"),
             (ssh.SSHSession, "connect", "SSH connect (key exchange, host keys)"),
             (paramiko.HostKeys, "load", "  of which: parsing known_hosts"),
             (ssh.SSHSession, "run", "SSH commands"),

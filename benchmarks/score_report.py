@@ -35,28 +35,17 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 what, run = sys.argv[1], sys.argv[2]
-from rig.score import derive
 from rig.report import run_report as report
-from rig.run_folder import RunFolder
+from rig.report.rebuild import derive_run
+from rig.score.derive import score_run
 if what == "floor":
     n = sum(len(p.read_bytes()) for p in __import__("pathlib").Path(run).rglob("*") if p.is_file())
 elif what == "derive":
-    derive.derive_run(run)
+    derive_run(run)
 elif what == "report":
-    import pandas as pd
-    data = derive.RunData(run)
-    analyses, rows, bad = {}, [], {}
-    for mac in sorted({m for m, _ in data.cycles}):
-        ks = sorted(k for m, k in data.cycles if m == mac)
-        for r, ev, counts, a in derive._analyse_mac(data, mac, ks):
-            rows.append(r)
-            if a is not None:
-                analyses[(mac, r["cycle"])] = a
-    scores = derive.summarize(data, rows, bad)
-    cycles = pd.DataFrame(rows)
-    prov = derive.provenance(data)
+    s = score_run(run)
     t0 = time.perf_counter()          # only the rendering and writing
-    report.write(RunFolder(run), data.meta, scores, cycles, analyses, data.redactor, prov)
+    report.write(s.folder, s.meta, s.scores, s.cycles, s.analyses, s.provenance)
 dt = time.perf_counter() - t0
 print(json.dumps({"s": dt, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rig.score.derive import derive_run  # noqa: E402
+from rig.report.rebuild import derive_run  # noqa: E402
 from rig.twin.serve import TwinConfig  # noqa: E402
 from rig.twin.simulate import SimPlan, fleet, simulate  # noqa: E402
 

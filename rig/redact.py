@@ -1,6 +1,6 @@
 """Mask secrets before anything reaches a shared file: the lab's ``redact`` regexes.
 
-A match is replaced by ``[REDACTED]``. Applied in one place, :func:`rig.score.derive.derive_run`
+A match is replaced by ``[REDACTED]``. Applied in one place, :func:`rig.score.derive.score_run`
 (and the per-cycle scoring of a live run), before any output is written: the events' text
 columns (``detail``, ``session``, ``caps``: a token can sit in a field a signature extracted, not
 only in the message), each cycle's reason, and every string of what the reports show

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rig.score.derive import derive_run
+from rig.report.rebuild import derive_run
 from rig.twin.serve import TwinConfig
 from rig.twin.simulate import SimPlan, fleet, simulate
 

@@ -18,7 +18,7 @@ from report_runs import simulated_run
 from rig.report import compare
 from rig.cli.main import main
 from rig.report.compare import BETTER, NO_EVIDENCE, WORSE, Side
-from rig.score.derive import derive_run
+from rig.report.rebuild import derive_run
 
 
 def side(n: int, *, reconnects: float = 0.0, ttt: float = 1.0, spread: float = 0.3, sleep_s: float = 3600.0,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from report_runs import simulated_run
-from rig.score.derive import derive_run
+from rig.report.rebuild import derive_run
 from rig.twin.builds import MODELS
 
 pytestmark = pytest.mark.slow

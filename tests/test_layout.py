@@ -122,3 +122,24 @@ def test_functions_and_modules_are_small():
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > MAX_FUNCTION_LINES:
                 long_functions.append(f"{p.relative_to(ROOT)}:{n.lineno} {n.name}: {n.end_lineno - n.lineno + 1} lines")
     assert long_functions == [] and big_modules == []
+
+
+def test_rooms_import_one_way():
+    """The stages form no import cycle: following imports from any room never leads back to it
+    (the score stage does not import the report stage, drivers do not import the runner, ...)."""
+    edges: dict[str, set[str]] = {}
+    for p, tree in _modules():
+        me = _room(_dotted(p))
+        if me in (None, "<top>"):
+            continue
+        for m, names in _imports(tree):
+            for target in [m, *(f"{m}.{n}" for n in names)]:
+                room = _room(target)
+                if room not in (None, "<top>", me):
+                    edges.setdefault(me, set()).add(room)
+
+    def reaches(a: str, b: str, seen: frozenset = frozenset()) -> bool:
+        return any(x == b or (x not in seen and reaches(x, b, seen | {x})) for x in edges.get(a, ()))
+
+    cycles = sorted(f"{a} -> {b} -> ... -> {a}" for a in edges for b in edges[a] if reaches(b, a))
+    assert cycles == []

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from report_runs import IMG, RIG_ERROR_REASON, SCRIPT, SECRET, hostile_run
 from rig.cli.main import main
-from rig.score.derive import derive_run
+from rig.report.rebuild import derive_run
 from rig.run_folder import DERIVED
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from headless_chromium import CHROMIUM, open_page
 from report_runs import SCRIPT, hostile_run
-from rig.score.derive import derive_run
+from rig.report.rebuild import derive_run
 
 pytestmark = [pytest.mark.peer]
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from report_runs import simulated_run
 from rig.report import trend
 from rig.cli.main import main
-from rig.score.derive import derive_run
+from rig.report.rebuild import derive_run
 
 
 def esc(s) -> str:

@@ -162,7 +162,7 @@ def test_a_mac_that_never_wakes_is_a_dut_hang_not_a_crash(tmp_path):
     specs = fleet(2)
     specs[1].fault = "never_wakes"
     sim = simulate(TwinConfig(build="naive", macs=specs), SimPlan(cycles_per_night=2, dwell_s=1200), tmp_path)
-    from rig.score.derive import derive_run
+    from rig.report.rebuild import derive_run
 
     scores = derive_run(sim.run_dir)
     assert scores["outcomes"].get("dut_hang") == 2  # the hang, then the night's remaining cycle

@@ -174,7 +174,7 @@ def _drive_with_progress(lab, folder, plan, selected, stop: threading.Event, qui
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 def score(run_dir) -> None:
     """Re-derive events, cycles, scores and reports of RUN_DIR from raw/ and the journal."""
-    from rig.score.derive import derive_run
+    from rig.report.rebuild import derive_run
 
     s = derive_run(run_dir)
     click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
@@ -184,7 +184,7 @@ def score(run_dir) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 def report(run_dir) -> None:
     """Rebuild report.html and summary.md of RUN_DIR (re-deriving what they need)."""
-    from rig.score.derive import derive_run
+    from rig.report.rebuild import derive_run
 
     derive_run(run_dir)
     click.echo(f"report: {Path(run_dir) / 'report.html'}")
@@ -362,7 +362,7 @@ def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dpd_timeout, d
     click.echo(f"run: {sim.run_dir}")
     click.echo(f"truth: {sim.truth_path}")
     if score:
-        from rig.score.derive import derive_run
+        from rig.report.rebuild import derive_run
 
         s = derive_run(sim.run_dir)
         click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")

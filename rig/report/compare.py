@@ -110,7 +110,7 @@ def load_side(run_dir) -> Side:
     folder = RunFolder(Path(run_dir))
     meta = folder.meta()
     if not folder.cycles_csv.exists():
-        from rig.score.derive import derive_run
+        from rig.report.rebuild import derive_run
 
         derive_run(folder.path)
     cycles = pd.read_csv(folder.cycles_csv)

@@ -68,7 +68,7 @@ def index_runs(reports: Path, derive_missing: bool = True) -> Index:
                 if not (derive_missing and (d / "raw").is_dir()):
                     skipped.append((d.name, "no scores.json and no raw/ to derive it from"))
                     continue
-                from rig.score.derive import derive_run
+                from rig.report.rebuild import derive_run
 
                 derive_run(d)
             scores = json.loads(scores_p.read_text())

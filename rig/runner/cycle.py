@@ -18,6 +18,7 @@ from rig.lab.clock import Clock
 from rig.lab.inventory import Lab, Mac
 from rig.parse.signatures import load_signatures
 from rig.runner import collect, script
+from rig.runner import operations as ops
 from rig.runner.offsets import measure_offset
 from rig.runner.plan import Plan
 from rig.score import derive
@@ -113,7 +114,7 @@ class MacExecutor:
     def execute(self, gen):
         """Run the script to its end; the Mac's sessions are closed whatever happens."""
         try:
-            return script.run_to_end(gen, self.perform)
+            return ops.run_to_end(gen, self.perform)
         finally:
             for s in self.sessions.values():
                 s.close()
@@ -122,41 +123,41 @@ class MacExecutor:
         return getattr(self, "do_" + type(op).__name__.lower())(op)
 
     # -- operations -----------------------------------------------------------------------------
-    def do_now(self, op: script.Now) -> float:
+    def do_now(self, op: ops.Now) -> float:
         return self.r.clock.now()
 
-    def do_note(self, op: script.Note) -> None:
+    def do_note(self, op: ops.Note) -> None:
         self.r.journal.append(op.record)
         if op.scores is not None:
             self.r.on_cycle({**op.scores, **op.record})
 
-    def do_step(self, op: script.Step) -> float:
+    def do_step(self, op: ops.Step) -> float:
         if op.may_stop and self.r.stop.is_set():
-            raise script.Interrupted(op.name)
+            raise ops.Interrupted(op.name)
         self.r.on_step(op.mac, op.cycle, op.name)
         return self.r.clock.now()
 
-    def do_reach(self, op: script.Reach) -> None:
-        self.do_hangup(script.Hangup(op.host))
-        if op.host == script.GATEWAY:
+    def do_reach(self, op: ops.Reach) -> None:
+        self.do_hangup(ops.Hangup(op.host))
+        if op.host == ops.GATEWAY:
             self.sessions[op.host] = SSHSession(self.r.lab.gateway.ssh, self.r.clock).connect()
         else:
             self.sessions[op.host] = wait_reachable(self.mac.ssh, self.r.clock, op.timeout_s)
 
-    def do_hangup(self, op: script.Hangup) -> None:
+    def do_hangup(self, op: ops.Hangup) -> None:
         s = self.sessions.pop(op.host, None)
         if s is not None:
             s.close()
 
-    def do_run(self, op: script.Run):
+    def do_run(self, op: ops.Run):
         ssh = self.sessions[op.host]
         return ssh.run_line(list(op.argv)) if op.line else ssh.run(list(op.argv))
 
-    def do_measure(self, op: script.Measure):
-        host = self.r.lab.gateway.name if op.host == script.GATEWAY else op.host
+    def do_measure(self, op: ops.Measure):
+        host = self.r.lab.gateway.name if op.host == ops.GATEWAY else op.host
         return measure_offset(self.sessions[op.host], host)
 
-    def do_act(self, op: script.Act):
+    def do_act(self, op: ops.Act):
         ch, verb, value = self.mac.channel, op.verb, op.value
         if verb == "lid":
             return self.r.actuators.act(self.mac.actuator, lambda a: a.lid(ch, close=value))
@@ -164,7 +165,7 @@ class MacExecutor:
             return self.r.actuators.act(self.mac.actuator, lambda a: a.power_press(ch, value))
         return self.r.actuators.act(self.mac.actuator, lambda a: a.ac(ch, on=value))
 
-    def do_wait(self, op: script.Wait) -> None:
+    def do_wait(self, op: ops.Wait) -> None:
         clock, stop = self.r.clock, self.r.stop
         end = clock.now() + op.seconds
         while not stop.is_set():
@@ -173,12 +174,12 @@ class MacExecutor:
                 return
             clock.sleep(min(left, SLICE_S))
 
-    def do_collect(self, op: script.Collect) -> None:
-        if op.host == script.GATEWAY:
+    def do_collect(self, op: ops.Collect) -> None:
+        if op.host == ops.GATEWAY:
             collect.collect_gateway(self.r.lab, op.raw, op.start, op.end, self.r.clock, op.offsets)
         else:
             collect.collect_mac(self.sessions[op.host], self.r.lab, self.mac, op.raw, op.start, op.end,
                                 op.offsets)
 
-    def do_score(self, op: script.Score) -> dict:
+    def do_score(self, op: ops.Score) -> dict:
         return derive.score_collected_cycle(self.r.run_dir, op.mac, op.cycle)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from rig import __version__
-from rig.score import derive
+from rig.report.rebuild import derive_run
 from rig.lab import lease
 from rig.runner.cycle import CycleRunner
 from rig.runner.plan import Plan
@@ -116,4 +116,4 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
         for m in taken:
             lease.release(ldir, lease.key(m), holder)
         folder.update_meta(finished=utc_seconds(clock.now()))
-    return derive.derive_run(folder.path)
+    return derive_run(folder.path)

@@ -2,9 +2,9 @@
 
 The steps, the recovery ladder, the journal records, the skip rule and what counts as tunnel
 evidence are written here and only here. The script touches nothing itself but the run folder:
-every touch of a Mac, the gateway, the actuator or the clock is an *operation* it yields (reach
-a host, run a command, measure an offset, act, wait, collect), and an executor carries it out on
-its own clock and sends the answer back, or throws the failure in, where the script's own
+every touch of a Mac, the gateway, the actuator or the clock is an *operation* it yields
+(:mod:`rig.runner.operations`: reach a host, run a command, measure an offset, act, wait,
+collect), and an executor carries it out on its own clock and sends the answer back, or throws the failure in, where the script's own
 ``try`` turns it into an outcome. Two executors run it:
 
 - :class:`rig.runner.cycle.CycleRunner`: a thread per Mac, SSH sessions, the actuator bank and
@@ -30,7 +30,6 @@ the two journals hold the same record types in the same order.
 from __future__ import annotations
 
 import traceback
-import types
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,135 +44,13 @@ from rig.drive.ssh import Unreachable
 from rig.parse.signatures import Signatures
 from rig.parse.unified_log import parse_unified
 from rig.runner.collect import MARGIN_S, log_show_argv
+from rig.runner.operations import (GATEWAY, Act, Collect, Hangup, Interrupted, Measure, Note, Now, Reach,
+                                   Run, Score, Step, Wait)
 from rig.runner.plan import Plan
 from rig.timestamps import utc_micro
 
-GATEWAY = "gateway"    # the host name of the lab's gateway in operations
 TUNNEL_EVIDENCE = frozenset({Kind.TUNNEL_UP.value, Kind.KEEPALIVE.value})
 POLL_S = 5.0           # how often the tunnel is looked for after a wake
-
-
-# -- operations: what the script asks of an executor -------------------------------------------
-
-@dataclass(frozen=True)
-class Now:
-    """-> the executor's clock (controller seconds)."""
-
-
-@dataclass(frozen=True)
-class Note:
-    """Append ``record`` to the journal; a ``cycle_end`` comes with the cycle's ``scores``."""
-    record: dict
-    scores: dict | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    """A step begins: -> its instant. Throws :class:`Interrupted` when a stop was asked for and
-    the step may be skipped (between steps is where a stop takes effect)."""
-    mac: str
-    cycle: int
-    name: str
-    may_stop: bool = True
-
-
-@dataclass(frozen=True)
-class Reach:
-    """Open a session to ``host`` (a Mac's name or :data:`GATEWAY`) within ``timeout_s``;
-    throws ``Unreachable``."""
-    host: str
-    timeout_s: float
-
-
-@dataclass(frozen=True)
-class Hangup:
-    """Close the session to ``host`` (an open session can hold off sleep)."""
-    host: str
-
-
-@dataclass(frozen=True)
-class Run:
-    """Run ``argv`` on ``host`` -> ``CommandResult``; ``line`` sends the words as one shell line."""
-    host: str
-    argv: tuple
-    line: bool = False
-
-
-@dataclass(frozen=True)
-class Measure:
-    """-> the clock offset of ``host`` (an ``Offset``), over its open session."""
-    host: str
-
-
-@dataclass(frozen=True)
-class Act:
-    """Have the Mac's actuator do ``verb`` (``lid``: close=value, ``press``: ms, ``ac``: on=value)
-    -> an ``Action`` (``at`` is when it acted); throws ``RigError``."""
-    mac: str
-    verb: str
-    value: object
-
-
-@dataclass(frozen=True)
-class Wait:
-    """Let ``seconds`` of lab time pass (a stop request ends the wait early)."""
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Collect:
-    """Fetch ``host``'s logs of the window into ``raw`` (``collect.json`` says how); throws
-    ``RigError`` with what was kept."""
-    host: str
-    raw: Path
-    start: float
-    end: float
-    offsets: tuple
-
-
-@dataclass(frozen=True)
-class Score:
-    """-> the collected cycle's scores (``{}`` when the executor scores the run at its end)."""
-    mac: str
-    cycle: int
-
-
-class Interrupted(Exception):
-    """The operator asked to stop (Ctrl-C): the current step was finished, the Mac left awake."""
-
-
-# -- carrying a script out --------------------------------------------------------------------
-
-def carry_out(gen, perform):
-    """Run a script to its end (the generator's return value): each operation's answer,
-    ``perform(op)``, is sent back, its failure thrown in (the script classifies every failure).
-
-    An executor on an event clock (the batch) returns a generator from ``perform``: its yields
-    (instants) pass through and its return value is the answer, so this is a generator too.
-    """
-    reply, error = None, None
-    while True:
-        try:
-            op = gen.throw(error) if error is not None else gen.send(reply)
-        except StopIteration as end:
-            return end.value
-        reply, error = None, None
-        try:
-            reply = perform(op)
-            if isinstance(reply, types.GeneratorType):
-                reply = yield from reply
-        except Exception as e:  # noqa: BLE001 - thrown into the script, which decides
-            error = e
-
-
-def run_to_end(gen, perform):
-    """:func:`carry_out` for an executor whose operations take real time (they return answers)."""
-    steps = carry_out(gen, perform)
-    try:
-        next(steps)
-    except StopIteration as end:
-        return end.value
-    raise RuntimeError("an operation yielded an instant to an executor that keeps real time")
 
 
 # -- the state a Mac's cycles share ------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Everything after "raw logs" is a pure function of the run folder (DESIGN.md, "The data path").
 
-``derive_run`` re-reads ``run.json``, the journal and ``raw/``; parses each cycle's files; moves
+``score_run`` re-reads ``run.json``, the journal and ``raw/``; parses each cycle's files; moves
 every row onto the controller's clock with the journaled offsets; adds the controller's own
-events; scores each cycle; judges the gates; and writes ``events.parquet``, ``cycles.csv``,
-``scores.json``, ``report.html`` and ``summary.md``. Re-running it on last month's run with a
+events; scores each cycle; judges the gates; writes ``events.parquet``, ``cycles.csv`` and
+``scores.json``, and hands back, already redacted, what the pages need
+(:func:`rig.report.rebuild.derive_run` writes ``report.html`` and ``summary.md`` from it: the
+score stage never imports the report stage). Re-running it on last month's run with a
 fixed scorer gives last month's corrected numbers without touching hardware.
 
 The cycles of one Mac are scored in order, because a cycle's logs alone cannot say everything:
@@ -18,12 +20,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from rig import frame
-from rig.report import run_report as report
 from rig.events import POWER_KINDS, Kind, ParseResult, Source, row
 from rig.score.gates import Gate, judge_all
 from rig.parse.gateway_log import parse_gateway
@@ -229,8 +231,20 @@ def score_collected_cycle(run_dir, mac: str, k: int) -> dict:
     return rowd
 
 
-def derive_run(run_dir) -> dict:
-    """Rebuild every derived file of a run folder from ``raw/``, the journal and ``run.json``.
+@dataclass
+class Scored:
+    """A scored run, as the report stage needs it; every string already redacted."""
+
+    folder: RunFolder
+    meta: dict
+    scores: dict
+    cycles: pd.DataFrame
+    analyses: dict
+    provenance: dict
+
+
+def score_run(run_dir) -> Scored:
+    """Rebuild the scored files of a run folder from ``raw/``, the journal and ``run.json``.
 
     Deterministic: the same inputs give byte-identical files (no 'now' inside, stable order).
     """
@@ -253,8 +267,8 @@ def derive_run(run_dir) -> dict:
     cycles.to_csv(f.cycles_csv, index=False)
     scores = summarize(data, rows, bad)
     f.scores_json.write_text(dumps(scores))
-    report.write(f, *data.redactor.mask((data.meta, scores, cycles, analyses, provenance(data))))
-    return scores
+    meta, scores, cycles, analyses, prov = data.redactor.mask((data.meta, scores, cycles, analyses, provenance(data)))
+    return Scored(f, meta, scores, cycles, analyses, prov)
 
 
 def provenance(data: RunData) -> dict:

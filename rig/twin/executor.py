@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rig.drive.ssh import CommandResult, Unreachable
 from rig.journal import Rec
 from rig.outcomes import Outcome
-from rig.runner import script
+from rig.runner import operations as ops
 from rig.outcomes import RigError
 from rig.runner.collect import gateway_argv, host_window
 from rig.runner.offsets import Offset
@@ -45,7 +45,7 @@ class BatchExecutor:
 
     def execute(self, gen):
         """Run the script to its end, yielding the world's instants on the way."""
-        return (yield from script.carry_out(gen, self.perform))
+        return (yield from ops.carry_out(gen, self.perform))
 
     def perform(self, op):
         return getattr(self, "do_" + type(op).__name__.lower())(op)
@@ -54,7 +54,7 @@ class BatchExecutor:
     def do_now(self, op):
         return self.world.now
 
-    def do_note(self, op: script.Note):
+    def do_note(self, op: ops.Note):
         rec = op.record
         self.night.sim.journal(rec)
         kind = rec.get("kind", "")
@@ -72,8 +72,8 @@ class BatchExecutor:
     def do_step(self, op):
         return self.world.now
 
-    def do_reach(self, op: script.Reach):
-        if op.host == script.GATEWAY:
+    def do_reach(self, op: ops.Reach):
+        if op.host == ops.GATEWAY:
             yield self.world.now + self.ctl.connect_s()
             return
         w, ctl, mac = self.world, self.ctl, self.mac
@@ -91,7 +91,7 @@ class BatchExecutor:
     def do_hangup(self, op):
         return None
 
-    def do_run(self, op: script.Run):
+    def do_run(self, op: ops.Run):
         w, ctl = self.world, self.ctl
         command = " ".join(shlex.quote(str(a)) for a in op.argv) if not op.line else _line(op.argv)
         t0 = w.now
@@ -102,13 +102,13 @@ class BatchExecutor:
         yield t0 + rtt + slow
         return CommandResult(list(map(str, op.argv)), out, err, status, t0, t0 + rtt, command)
 
-    def do_measure(self, op: script.Measure):
-        host = self.night.gw if op.host == script.GATEWAY else self.mac
+    def do_measure(self, op: ops.Measure):
+        host = self.night.gw if op.host == ops.GATEWAY else self.mac
         off = self.ctl.offset(host.name, host.skew, self.world.now)
         yield self.world.now + 5 * self.ctl.exec_s()
         return Offset(**off)
 
-    def do_act(self, op: script.Act):
+    def do_act(self, op: ops.Act):
         """A protocol-v1 request: the firmware acts ``at`` (exact), the reply comes back later."""
         w, ctl, mac = self.world, self.ctl, self.mac
         rid = ctl.next_id()
@@ -128,11 +128,11 @@ class BatchExecutor:
         yield received
         return Action(f"{rid} {words}", at, sent, received)
 
-    def do_wait(self, op: script.Wait):
+    def do_wait(self, op: ops.Wait):
         if op.seconds > 0:
             yield self.world.now + op.seconds
 
-    def do_collect(self, op: script.Collect):
+    def do_collect(self, op: ops.Collect):
         """The same commands the rig's collector sends, through the twin's shells; the files and
         ``collect.json`` it writes (stdout only: the batch has no SFTP to model)."""
         w, ctl, lab = self.world, self.ctl, self.night.sim.lab
@@ -141,7 +141,7 @@ class BatchExecutor:
         meta_path = raw / "collect.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         a, b = host_window(op.start, op.end, op.offsets)
-        if op.host == script.GATEWAY:
+        if op.host == ops.GATEWAY:
             yield w.now + ctl.connect_s()
             cmd = shlex.join(gateway_argv(lab, a, b))
             _save(raw, meta, "gateway", gateway_shell(w, self.night.gw, cmd), cmd, "gateway.log", [a, b])
