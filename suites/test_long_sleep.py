@@ -8,7 +8,7 @@ hardware test.
 """
 import pytest
 
-from rig.score.derive import RunData, cycle_events
+from rig.score.run_data import RunData, cycle_events
 from rig.events import POWER_KINDS
 
 SUITE = "long_sleep"
