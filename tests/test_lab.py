@@ -8,7 +8,7 @@ from rig.lab.inventory import LabError, parse_lab
 SIG = "signatures.toml"
 
 
-def lab(tmp_path, **over):
+def lab(tmp_path, gateway: dict | None = None, **over):
     (tmp_path / SIG).write_text('[product]\nname="x"\nsubsystems=["com.x"]\n')
     raw = {
         "lab": {"name": "rack-a"},
@@ -17,6 +17,8 @@ def lab(tmp_path, **over):
         "mac": [{"name": "mbp-01", "host": "mbp-01.lab", "user": "rig", "known_hosts": "kh",
                  "actuator": "act-1", "channel": 1}],
     }
+    if gateway is not None:
+        raw["gateway"] = gateway
     for path, value in over.items():
         section, _, key = path.partition("__")
         target = raw[section][0] if isinstance(raw[section], list) else raw[section]
@@ -76,13 +78,7 @@ GATEWAY = {"name": "gw-1", "host": "gw.lab", "user": "rig", "known_hosts": "kh",
 
 
 def lab_with_gateway(tmp_path, **gateway):
-    (tmp_path / SIG).write_text('[product]\nname="x"\nsubsystems=["com.x"]\n')
-    raw = {"extension": {"name": "X", "subsystem": "com.x", "signatures": SIG},
-           "actuator": [{"name": "act-1", "port": "/dev/ttyUSB0"}],
-           "mac": [{"name": "mbp-01", "host": "h", "user": "rig", "known_hosts": "kh", "actuator": "act-1",
-                    "channel": 1}],
-           "gateway": {**GATEWAY, **gateway}}
-    return parse_lab(raw, tmp_path / "lab.toml")
+    return lab(tmp_path, gateway={**GATEWAY, **gateway})
 
 
 @pytest.mark.parametrize("bad", ["../../x", ".hidden", "a/b", "mbp 01", "", "x" * 65, 'q"uote', "é"])

@@ -30,27 +30,20 @@ def classify_alerts(c: CycleColumns, w: Window, gateway: list, dpd: list[int], g
     """Every alert of the cycle, false by reason or true, as ``cycles.csv`` columns; marks each."""
     res = {f"alerts_{side}_false_{why}": 0 for side in SIDES for why in ALERT_WHYS}
     up_t = c.t[c.idx(Kind.TUNNEL_UP.value)]
-    true_ext = true_gw = 0
+    ext = []
     for i in c.idx(Kind.ALERT_DISCONNECTED.value):
         a = c.t[i]
-        why = _why_in_sleep(w, a) or ("recovered" if ((up_t > a) & (up_t <= a + grace_s)).any() else "")
-        if why:
-            res[f"alerts_ext_false_{why}"] += 1
-        else:
-            true_ext += 1
-        marks.append(Mark(a, MarkKind.ALERT, f"extension alert: {'false, ' + why if why else 'TRUE'}",
-                          c.detail[i], false=bool(why)))
+        ext.append((a, _why_in_sleep(w, a) or ("recovered" if ((up_t > a) & (up_t <= a + grace_s)).any() else ""),
+                    c.detail[i]))
     gw_starts = [c.t[i] for i in c.idx(Kind.GW_SESSION_START.value) if c.source[i] == "gateway"]
+    gw = []
     for i in dpd:
         d = c.t[i]
         back = any(d < s <= d + grace_s for s in gw_starts) or state_after(gateway, d) == GatewayState.ALIVE
-        why = _why_in_sleep(w, d) or ("recovered" if back else "")
-        if why:
-            res[f"alerts_gw_false_{why}"] += 1
-        else:
-            true_gw += 1
-        marks.append(Mark(d, MarkKind.DPD, f"gateway DPD end: {'false alert, ' + why if why else 'TRUE alert'}",
-                          c.detail[i], false=bool(why)))
+        gw.append((d, _why_in_sleep(w, d) or ("recovered" if back else ""), c.detail[i]))
+    true_ext = _tally(res, "ext", ext, MarkKind.ALERT, "extension alert: false, ", "extension alert: TRUE", marks)
+    true_gw = _tally(res, "gw", gw, MarkKind.DPD, "gateway DPD end: false alert, ", "gateway DPD end: TRUE alert",
+                     marks)
     res["alerts_ext_false"] = sum(res[f"alerts_ext_false_{w_}"] for w_ in ALERT_WHYS)
     res["alerts_gw_false"] = sum(res[f"alerts_gw_false_{w_}"] for w_ in ALERT_WHYS)
     res["true_alerts_ext"] = true_ext
@@ -64,3 +57,17 @@ def dpd_counts(w: Window, c: CycleColumns, dpd: list[int]) -> dict:
     """DPD terminations in the cycle and in its sleep."""
     dpd_t = [c.t[i] for i in dpd]
     return {"dpd_terminations": len(dpd_t), "dpd_in_sleep": sum(1 for t in dpd_t if w.asleep(t))}
+
+
+def _tally(res: dict, side: str, alerts: list, kind: MarkKind, false_label: str, true_label: str,
+           marks: list[Mark]) -> int:
+    """Count one side's alerts (instant, why false or "", detail) into ``res`` by reason and mark
+    each on the timeline; the number of true ones."""
+    true = 0
+    for t, why, detail in alerts:
+        if why:
+            res[f"alerts_{side}_false_{why}"] += 1
+        else:
+            true += 1
+        marks.append(Mark(t, kind, false_label + why if why else true_label, detail, false=bool(why)))
+    return true
