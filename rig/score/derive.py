@@ -25,6 +25,7 @@ import pandas as pd
 from rig import frame
 from rig.outcomes import Outcome
 from rig.run_folder import RunFolder
+from rig.score import evidence
 from rig.score.analysis import CycleAnalysis, analyse_cycle, cycle_failures
 from rig.score.gates import judge_all
 from rig.score.run_data import OPEN_END, RunData, mac_events
@@ -55,11 +56,16 @@ def _analyse_mac(data: RunData, mac: str, ks: list[int], end: float | None = Non
             out.append((base, frame.empty_frame(), {}, None))
             continue
         ev, counts, power = events[k]
+        base["evidence"] = evidence.describe(counts)
+        lacking = evidence.missing(counts, _collect_json(data, mac, k), bool(data.meta.get("gateway")))
         a = analyse_cycle(ev, cycle.get("actions", []), grace_s=data.grace_s,
                           tunnel_timeout_s=data.tunnel_timeout_s, before=before, power=power)
         before = {**fresh, **a.final_states()}
         base.update({k2: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k2, v in a.metrics.items()})
-        if not a.metrics.get("scorable"):
+        if lacking:
+            base["outcome"] = Outcome.RIG_ERROR.value
+            base["reason"] = "incomplete evidence: " + "; ".join(lacking)
+        elif not a.metrics.get("scorable"):
             base["outcome"] = Outcome.RIG_ERROR.value
             base["reason"] = a.metrics.get("why_unscorable", "")
         else:
@@ -69,6 +75,15 @@ def _analyse_mac(data: RunData, mac: str, ks: list[int], end: float | None = Non
             base["missed_gates"] = ", ".join(missed)
         out.append((base, ev, counts, a))
     return out
+
+
+def _collect_json(data: RunData, mac: str, k: int) -> dict | None:
+    """How the cycle's files were fetched (``collect.json``), or None when it is missing or torn."""
+    p = data.folder.cycle_dir(mac, k) / "collect.json"
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def score_collected_cycle(run_dir, mac: str, k: int) -> dict:
