@@ -74,3 +74,21 @@ class RigError(Exception):
 
 class DutHang(Exception):
     """The device under test stopped answering and the recovery ladder did not bring it back."""
+
+
+#: How ``rig run`` and ``rig score`` exit (README, "Exit codes"); 2 is a usage error (click).
+EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_RIG_ERROR, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
+
+
+def exit_code(scores: dict) -> int:
+    """A failure seen stands (1); else cycles the rig could not measure make the run a rig error
+    (4); else a run without the exposure its suite needs, or without any scored cycle, is
+    inconclusive (3); else it passed (0)."""
+    verdict = scores.get("verdict")
+    if verdict == "fail":
+        return EXIT_FAIL
+    if (scores.get("outcomes") or {}).get(Outcome.RIG_ERROR.value):
+        return EXIT_RIG_ERROR
+    if verdict != "pass":
+        return EXIT_INCONCLUSIVE
+    return EXIT_PASS

@@ -136,3 +136,29 @@ def test_rig_compare_writes_compare_html_and_md(tmp_path):
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert "**WORSE**" in md and "reconnects in sleep" in md and "worse" in page
     assert "default-src 'none'" in page and "<script" not in page
+
+
+def test_a_side_without_scored_cycles_is_no_data_not_no_evidence():
+    empty = side(0, seed=5)
+    c = compare.compare(empty, side(6, seed=6))
+    assert c.verdict == compare.NO_DATA and c.metrics == []
+    assert "base run has no scored cycle" in c.warning
+    assert "Warning: the base run has no scored cycle" in compare.render_md(c)
+    assert "Warning: the base run has no scored cycle" in compare.render_html(c)
+
+
+def test_a_run_compared_with_itself_is_refused(tmp_path):
+    run, _ = simulated_run(tmp_path, "naive", macs=1, cycles=2)
+    res = CliRunner().invoke(main, ["compare", str(run), str(run)])
+    assert res.exit_code == 1 and "are the same run" in res.output
+    assert not (run / "compare.html").exists()
+
+
+def test_a_copy_of_a_run_is_the_same_run(tmp_path):
+    run, _ = simulated_run(tmp_path / "a", "naive", macs=1, cycles=2)
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(run, copy)
+    with pytest.raises(compare.SameRun):
+        compare.compare_runs(run, copy)

@@ -12,6 +12,7 @@ from rig.lab.inventory import load_lab
 from rig.drive.ssh import SSHSession
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
+from rig.outcomes import exit_code
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ def test_the_probe_runs_on_the_mac_and_is_collected_each_cycle(twin, tmp_path):
     lab_file.write_text(lab_text)
     res = CliRunner().invoke(main, ["run", "--lab", str(lab_file), "--build", "twin:naive", "--macs", "mbp-01",
                                     "--cycles", "1", "--dwell", "3m", "--reports", str(tmp_path / "r")])
-    assert res.exit_code == 0, res.output
     run = next((tmp_path / "r").glob("*/"))
+    assert res.exit_code == exit_code(json.loads((run / "scores.json").read_text())), res.output
     probe_log = (run / "raw" / "mbp-01" / "001" / "probe.log").read_text().splitlines()
     assert any(line.endswith(" ok") for line in probe_log)
     assert any(line.endswith(" fail") for line in probe_log)  # the dead session after wake, before reconnect

@@ -1,6 +1,7 @@
 """A run interrupted at any point keeps every finished cycle and can be resumed."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from polling import wait_for
 from rig.journal import cycles_from_journal, read_journal
 from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
+from rig.outcomes import exit_code
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -64,7 +66,7 @@ def test_sigkill_then_resume_keeps_finished_cycles_and_reruns_the_interrupted_on
 
     q = _rig(["run", "--resume", str(run), "--lab", str(twin.lab_path)])
     out, err = q.communicate(timeout=120)
-    assert q.returncode == 0, err
+    assert q.returncode == exit_code(json.loads((run / "scores.json").read_text())), err
     records = _journal(run)
     after = cycles_from_journal(records)
     assert set(after) == {(m, k) for m in ("mbp-01", "mini-01") for k in (1, 2, 3)}

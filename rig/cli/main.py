@@ -62,6 +62,8 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
     from rig.run_folder import RunFolder
     from rig.score.suites import SUITES
 
+    from rig.outcomes import EXIT_INTERRUPTED, exit_code
+
     meta = None
     if resume:
         try:
@@ -98,6 +100,8 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
         stop = _stop_on_ctrl_c()
         scores = _drive_with_progress(lab, folder, plan, selected, stop, quiet)
         click.echo(f"verdict: {scores['verdict'].upper()}")
+        for why in (scores.get("exposure") or {}).get("short", []):
+            click.echo(f"exposure: {why}")
         if stop.is_set():
             click.echo(f"interrupted: every Mac finished its step and was left awake; "
                        f"resume with: rig run --resume {folder.path}")
@@ -110,7 +114,7 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
 
                 (folder.path / "twin-truth.json").write_text(json.dumps(truth))
             twin.cleanup()
-    sys.exit(130 if stop.is_set() else 0)
+    sys.exit(EXIT_INTERRUPTED if stop.is_set() else exit_code(scores))
 
 
 def _start_twin(build: str, scale: float, seed: int):
@@ -176,8 +180,13 @@ def score(run_dir) -> None:
     """Re-derive events, cycles, scores and reports of RUN_DIR from raw/ and the journal."""
     from rig.report.rebuild import derive_run
 
+    from rig.outcomes import exit_code
+
     s = derive_run(run_dir)
     click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
+    for why in (s.get("exposure") or {}).get("short", []):
+        click.echo(f"exposure: {why}")
+    sys.exit(exit_code(s))
 
 
 @main.command()
@@ -379,17 +388,23 @@ def compare_cmd(base_run, cand_run, out_dir) -> None:
     test, and words (better / worse / no evidence of change) in compare.html and compare.md."""
     from rig.report import compare
 
+    from rig.outcomes import EXIT_INCONCLUSIVE
+
     try:
         c = compare.compare_runs(base_run, cand_run)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, compare.SameRun) as e:
         raise click.ClickException(str(e))
     html_path, md_path = compare.write(c, out_dir or cand_run)
     click.echo(f"{c.cand.name} against {c.base.name}: {c.verdict.upper()}")
     for m in c.metrics:
         if m.words != compare.NO_EVIDENCE:
-            click.echo(f"  {m.label}: {m.words} (adjusted p {compare._p(m.q)})")
+            click.echo(f"  {m.label}: {m.words} (adjusted p {compare.p_text(m.q)})")
+    if c.warning:
+        click.echo(f"warning: {c.warning}")
     click.echo(f"compare: {html_path}")
     click.echo(f"compare: {md_path}")
+    if c.verdict == compare.NO_DATA:
+        sys.exit(EXIT_INCONCLUSIVE)
 
 
 @main.command("trend")

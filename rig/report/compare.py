@@ -43,6 +43,7 @@ from rig.report.templating import El, Span, h, p, page, svg, table
 
 ALPHA = 0.05
 BETTER, WORSE, NO_EVIDENCE = "better", "worse", "no evidence of change"
+NO_DATA = "no data"   # a side without one scored cycle: nothing is compared
 
 #: (metric, label, exposure): counts compared as rates per sleep-hour (or per cycle).
 COUNTS = [
@@ -101,6 +102,11 @@ class Comparison:
     cand: Side
     metrics: list = field(default_factory=list)
     verdict: str = NO_EVIDENCE
+    warning: str = ""     # said first on every page: why this comparison says nothing
+
+
+class SameRun(ValueError):
+    """A run compared with itself: it would say "no evidence of change" about nothing."""
 
 
 def load_side(run_dir) -> Side:
@@ -126,11 +132,29 @@ def load_side(run_dir) -> Side:
 
 
 def compare_runs(base_dir, cand_dir) -> Comparison:
-    return compare(load_side(base_dir), load_side(cand_dir))
+    """Load both run folders and compare them; :class:`SameRun` when both are one run."""
+    base, cand = load_side(base_dir), load_side(cand_dir)
+    if Path(base_dir).resolve() == Path(cand_dir).resolve() or _same_journal(base.run, cand.run):
+        raise SameRun(f"{base_dir} and {cand_dir} are the same run ({base.meta.get('run_id')}): "
+                      f"compare a build with another run, e.g. last night's")
+    return compare(base, cand)
+
+
+def _same_journal(a: Path, b: Path) -> bool:
+    """Two folders holding one run (a copy): byte-identical journals (run ids alone repeat
+    across labs: a twin batch always starts at the same instant)."""
+    ja, jb = Path(a) / "journal.jsonl", Path(b) / "journal.jsonl"
+    return ja.exists() and jb.exists() and ja.stat().st_size == jb.stat().st_size and ja.read_bytes() == jb.read_bytes()
 
 
 def compare(base: Side, cand: Side) -> Comparison:
     out = Comparison(base, cand)
+    empty = [name for name, side in (("base", base), ("candidate", cand)) if not len(side.cycles)]
+    if empty:
+        out.verdict = NO_DATA
+        out.warning = (f"the {' and the '.join(empty)} run has no scored cycle: nothing can be said "
+                       f"about a change (not 'no evidence of change')")
+        return out
     for metric, label, per in COUNTS:
         exp_b = base.sleep_hours if per == "sleep-hour" else len(base.cycles)
         exp_c = cand.sleep_hours if per == "sleep-hour" else len(cand.cycles)
@@ -256,7 +280,7 @@ def _num(v, unit: str = "") -> str:
     return f"{s} {unit}".strip()
 
 
-def _p(p: float) -> str:
+def p_text(p: float) -> str:
     if p is None or math.isnan(p):
         return "n/a"
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
@@ -281,6 +305,7 @@ def _value_text(m: MetricChange, which: str) -> str:
 
 def render_md(c: Comparison) -> str:
     lines = [f"# {c.cand.name} against {c.base.name}: **{c.verdict.upper()}**", "",
+             *([f"**Warning: {c.warning}.**", ""] if c.warning else []),
              f"Worse: {_which(c, WORSE) or 'nothing'}. Better: {_which(c, BETTER) or 'nothing'}.", "",
              f"Base: {len(c.base.cycles)} scored cycles, {c.base.sleep_hours:.2f} sleep-hours. "
              f"Candidate: {len(c.cand.cycles)} scored cycles, {c.cand.sleep_hours:.2f} sleep-hours. "
@@ -290,7 +315,7 @@ def render_md(c: Comparison) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for m in c.metrics:
         lines.append(f"| {m.label} | {_value_text(m, 'base')} | {_value_text(m, 'cand')} | {_change_text(m)} | "
-                     f"{m.test} | {_p(m.p)} | {_p(m.q)} | **{m.words}**{' (' + m.note + ')' if m.note else ''} |")
+                     f"{m.test} | {p_text(m.p)} | {p_text(m.q)} | **{m.words}**{' (' + m.note + ')' if m.note else ''} |")
     return "\n".join(lines) + "\n"
 
 
@@ -326,7 +351,7 @@ _CLASS = {BETTER: "better", WORSE: "worse"}
 def _row(m: MetricChange) -> list:
     verdict = [Span(m.words, _CLASS.get(m.words, "none"))] + ([" ", Span(m.note, "muted")] if m.note else [])
     return [m.label, _value_text(m, "base"), _value_text(m, "cand"), _change_text(m), _forest(m), m.test,
-            _p(m.p), _p(m.q), verdict]
+            p_text(m.p), p_text(m.q), verdict]
 
 
 def render_html(c: Comparison) -> str:
@@ -335,6 +360,7 @@ def render_html(c: Comparison) -> str:
 
     blocks = [
         h(1, [f"{c.cand.name} against {c.base.name}: ", Span(c.verdict.upper(), _CLASS.get(c.verdict, "none"))]),
+        *([p(f"Warning: {c.warning}.", "worse")] if c.warning else []),
         p(["Worse: ", Span(_which(c, WORSE) or "nothing", "worse"), ". Better: ",
            Span(_which(c, BETTER) or "nothing", "better"), "."]),
         p(f"Base: {side(c.base)}. Candidate: {side(c.cand)}."),

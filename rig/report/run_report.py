@@ -82,6 +82,10 @@ def render_html(meta: dict, scores: dict, cycles: pd.DataFrame, analyses: dict |
         h(2, "Gates"),
         table(["gate", "kind", "measure", "value", "limit", "unit", "verdict"], _gate_rows(scores), {3}),
     ]
+    short = (scores.get("exposure") or {}).get("short")
+    if short:
+        blocks.insert(2, p(["Not enough exposure for a verdict: ", "; ".join(short),
+                            " (a PASS needs the exposure the suite declares)."], "other"))
     blocks += _headline(scores)
     blocks += _per_mac(scores)
     blocks += _by_sleep_length(meta, cycles)
@@ -348,6 +352,8 @@ def render_summary(meta: dict, scores: dict, cycles: pd.DataFrame, report_path: 
         f"- time-to-tunnel p95: {gate_text('ttt_s', _stat(ttt, 'p95', 'n/a', '{:.2f} s'))}"
         + (f", {ttt['censored']} censored (failures)" if ttt.get("censored") else ""),
         f"- worst Mac: {worst_txt}",
+        *([f"- exposure too short: {'; '.join(scores['exposure']['short'])}"]
+          if (scores.get("exposure") or {}).get("short") else []),
         f"- report: [{report_path}]({report_path})",
     ]
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ from rig.journal import Journal, cycles_from_journal, merge_parts, read_journal
 from rig.lab.inventory import Lab
 from rig.outcomes import Outcome
 from rig.run_folder import RunFolder
+from rig.score.suites import exposure as suite_exposure
 from rig.timestamps import utc_seconds
 
 _DUR = re.compile(r"(\d+(?:\.\d+)?)([hms])")
@@ -66,6 +67,7 @@ def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
         "redact": list(lab.redact),
         "plan": {k: v for k, v in asdict(plan).items() if k != "gates"},
         "gates": [asdict(g) for g in plan.gates],
+        "exposure": suite_exposure(suite),
         "started": utc_seconds(started),
         "command": command or sys.argv,
         **(extra or {}),

@@ -60,13 +60,27 @@ NETWORK_CHANGE_GATES = [
     Gate("true disconnect alerts", "true_alerts", "==", 0, "alerts", "sum"),
 ]
 
+# ``exposure``: what a run must have seen (over its scored cycles) for a PASS to mean anything;
+# below it the run is inconclusive (rig.score.summary). Keys: dark_wakes, sleep_hours, cycles.
 SUITES = {
-    "dark_wake": {"gates": DARK_WAKE_GATES, "dwell_s": 45 * 60, "cycles": 2},
-    "dark_wake_churn": {"gates": DARK_WAKE_CHURN_GATES, "dwell_s": 60 * 60, "cycles": 2, "min_dark_wakes": 3},
-    "time_to_tunnel": {"gates": TIME_TO_TUNNEL_GATES, "dwell_s": 20 * 60, "cycles": 3},
-    "long_sleep": {"gates": LONG_SLEEP_GATES, "dwell_s": 3 * 3600, "cycles": 1},
-    "wake_kinds": {"gates": WAKE_KINDS_GATES, "dwell_s": 45 * 60, "cycles": 2},
+    "dark_wake": {"gates": DARK_WAKE_GATES, "dwell_s": 45 * 60, "cycles": 2,
+                  "exposure": {"dark_wakes": 1}},
+    "dark_wake_churn": {"gates": DARK_WAKE_CHURN_GATES, "dwell_s": 60 * 60, "cycles": 2, "min_dark_wakes": 3,
+                        "exposure": {"dark_wakes": 3}},
+    "time_to_tunnel": {"gates": TIME_TO_TUNNEL_GATES, "dwell_s": 20 * 60, "cycles": 3,
+                       "exposure": {"cycles": 1}},
+    "long_sleep": {"gates": LONG_SLEEP_GATES, "dwell_s": 3 * 3600, "cycles": 1,
+                   "exposure": {"sleep_hours": 2.0}},
+    "wake_kinds": {"gates": WAKE_KINDS_GATES, "dwell_s": 45 * 60, "cycles": 2,
+                   "exposure": {"dark_wakes": 1}},
     "sleep_length_sweep": {"gates": SLEEP_LENGTH_SWEEP_GATES, "dwell_s": 45 * 60, "cycles": 1,
-                           "sweep_s": [2 * 60, 5 * 60, 10 * 60, 20 * 60, 45 * 60]},
-    "network_change": {"gates": NETWORK_CHANGE_GATES, "dwell_s": 20 * 60, "cycles": 2},
+                           "sweep_s": [2 * 60, 5 * 60, 10 * 60, 20 * 60, 45 * 60],
+                           "exposure": {"dark_wakes": 1}},
+    "network_change": {"gates": NETWORK_CHANGE_GATES, "dwell_s": 20 * 60, "cycles": 2,
+                       "exposure": {"cycles": 1}},
 }
+
+
+def exposure(suite: str) -> dict:
+    """The exposure a suite needs (an unknown suite needs none)."""
+    return dict(SUITES.get(suite, {}).get("exposure", {}))

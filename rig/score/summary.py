@@ -15,6 +15,7 @@ import pandas as pd
 from rig.metrics import time_summary, times
 from rig.outcomes import Outcome, is_scored
 from rig.score.gates import judge_all
+from rig.score.suites import exposure as suite_exposure
 
 if TYPE_CHECKING:
     from rig.score.run_data import RunData
@@ -117,6 +118,9 @@ def summarize(data: RunData, rows: list[dict], bad: dict) -> dict:
     ok = all(g["verdict"] == "pass" for g in gates + rules)
     verdict = "no data" if not scored else ("pass" if ok and not hangs else "fail")
     block = _build_block(scored, data.grace_s)
+    exposure = _exposure(data.meta, block, len(scored))
+    if verdict == "pass" and exposure["short"]:
+        verdict = "inconclusive"    # nothing failed, but too little was seen for a pass to mean it
     per_mac = {}
     for mac in sorted({r["mac"] for r in rows}):
         mine = [r for r in rows if r["mac"] == mac]
@@ -131,6 +135,7 @@ def summarize(data: RunData, rows: list[dict], bad: dict) -> dict:
     return {
         "build": data.meta.get("build"),
         "verdict": verdict,
+        "exposure": exposure,
         "cycles": len(rows),
         "cycles_scored": len(scored),
         "outcomes": outcomes,
@@ -173,3 +178,14 @@ def _worst(per_mac: dict) -> str:
         return (m["failed"], t["false_alerts"] + t["true_alerts"] + t["reconnects_in_sleep"],
                 m["ttt"]["p95"] or 0.0, mac)
     return max(per_mac.items(), key=badness)[0]
+
+
+def _exposure(meta: dict, block: dict, scored: int) -> dict:
+    """What the suite needs seen (run.json's ``exposure``, else the suite's), what the scored
+    cycles saw, and each shortfall in words."""
+    needed = meta["exposure"] if "exposure" in meta else suite_exposure(meta.get("suite", ""))
+    seen = {"dark_wakes": int(block["totals"].get("dark_wakes", 0) or 0),
+            "sleep_hours": round(float(block.get("sleep_hours") or 0.0), 3), "cycles": scored}
+    short = [f"{seen.get(k, 0):g} {k.replace('_', ' ')} seen, the suite needs at least {v:g}"
+             for k, v in sorted(needed.items()) if seen.get(k, 0) < v]
+    return {"needed": needed, "seen": seen, "short": short}
