@@ -14,6 +14,8 @@ import re
 import pandas as pd
 
 MASK = "[REDACTED]"
+#: The events' columns that carry a log's own words (the rest are checked names, kinds, stamps).
+EVENT_TEXT = ("detail", "session", "caps")
 
 
 class Redactor:
@@ -30,9 +32,11 @@ class Redactor:
             s = s.str.replace(p, MASK, regex=True)
         return s
 
-    def mask(self, v):
+    def mask(self, v, columns=None):
         """``v`` with every string inside it masked: text, dicts, lists and tuples (recursively)
-        and a DataFrame's text columns (a copy); other values (numbers, analyses) as they are."""
+        and a DataFrame's text columns (a copy; only ``columns`` when given: an events frame's
+        names, kinds and stamps are checked at the source and need no regex pass); other values
+        (numbers, analyses) as they are."""
         if not self.patterns:
             return v
         if isinstance(v, str):
@@ -43,7 +47,7 @@ class Redactor:
             return type(v)(self.mask(x) for x in v)
         if isinstance(v, pd.DataFrame):
             out = v.copy()
-            for c in out.columns:
+            for c in (out.columns if columns is None else [c for c in columns if c in out.columns]):
                 col = out[c]
                 if not len(out) or not (col.dtype == object or pd.api.types.is_string_dtype(col)):
                     continue

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pandas as pd
 from markupsafe import Markup, escape
 
@@ -59,3 +60,114 @@ def test_the_report_modules_write_no_markup_by_hand():
             offenders.append(f"{p.name}: builds a tag in a string")
     assert offenders == []
     assert svg_timeline.legend()["kind"] == "legend"
+
+
+# ---- a hostile run folder, end to end -------------------------------------------------------------
+
+SCRIPT_P = "<script>alert(1)</script>"
+IMG_P = '"><img src=x onerror=alert(1)>'
+TOKEN = "token=SECRET123"
+
+
+def _hostile_folder(out: Path) -> Path:
+    """A short twin night whose inputs carry the payloads and a token: unified-log messages (a
+    reason, a session id, a whole message), a rig error's reason and a recovery error in the
+    journal, run.json's command line and its build (Mac names are checked names: no payload)."""
+    import json
+
+    from report_runs import simulated_run
+    from rig.journal import Journal
+
+    run, _ = simulated_run(out, macs=1, cycles=2)
+    ndjson = run / "raw" / "mbp-01" / "001" / "unified.ndjson"
+    lines, done = [], set()
+    for line in ndjson.read_text().splitlines():
+        if line.startswith("{") and '"eventMessage"' in line:
+            rec = json.loads(line)
+            msg = rec.get("eventMessage", "")
+            if msg.startswith("ALERT Session Disconnected") and "alert" not in done:
+                rec["eventMessage"] = msg.rsplit("reason=", 1)[0] + "reason=" + SCRIPT_P + TOKEN
+                done.add("alert")
+            elif msg.startswith("Handshake started") and "alert" in done and "session" not in done:
+                rec["eventMessage"] = f"Handshake started session={TOKEN} gateway=gw-twin"
+                done.add("session")
+            elif msg.startswith("Keepalive sent") and "other" not in done:
+                rec["eventMessage"] = f"unmatched {IMG_P} {TOKEN} {SCRIPT_P}"   # no rule: detail is the message
+                done.add("other")
+            line = json.dumps(rec)
+        lines.append(line)
+    assert done == {"alert", "session", "other"}, done
+    ndjson.write_text("\n".join(lines) + "\n")
+    meta = json.loads((run / "run.json").read_text())
+    assert any(re.fullmatch(p, TOKEN) for p in meta["redact"])       # the lab masks (?i)token=\S+
+    meta["build"] = "b" + SCRIPT_P + IMG_P
+    meta["command"] = ["rig", "run", f"--{TOKEN}", SCRIPT_P]
+    (run / "run.json").write_text(json.dumps(meta))
+    j = Journal(run / "journal.jsonl")
+    t = json.loads((run / "journal.jsonl").read_text().splitlines()[-1])["t"] + 10.0
+    j.append({"type": "recovery", "mac": "mbp-01", "cycle": 2, "step": "reboot", "error": f"{IMG_P} {TOKEN}"})
+    j.append({"type": "cycle_start", "mac": "mbp-01", "cycle": 99, "t": t, "outcome": "unknown", "build": meta["build"]})
+    j.append({"type": "cycle_end", "mac": "mbp-01", "cycle": 99, "t": t + 5, "outcome": "rig_error",
+              "collected": False, "reason": f"collect: {SCRIPT_P} {IMG_P} gateway said {TOKEN}"})
+    j.close()
+    return run
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    """Every output of the hostile folder: its derived files, compare and trend pages over it."""
+    import shutil
+
+    from report_runs import simulated_run
+    from rig.report import trend
+    from rig.report.rebuild import derive_run
+
+    root = tmp_path_factory.mktemp("escaping")
+    run = _hostile_folder(root / "sim")
+    derive_run(run)
+    other, _ = simulated_run(root / "other", "darkwake-aware", macs=1, cycles=2, seed=9)   # another night
+    derive_run(other)
+    cmp_dir = root / "cmp"
+    compare.write(compare.compare_runs(other, run), cmp_dir)
+    reports = root / "reports"
+    reports.mkdir()
+    shutil.copytree(run, reports / run.name)
+    trend.write(reports, root / "trend")
+    return run, {"report.html": run / "report.html", "summary.md": run / "summary.md",
+                 "scores.json": run / "scores.json", "cycles.csv": run / "cycles.csv",
+                 "events.parquet": run / "events.parquet", "compare.html": cmp_dir / "compare.html",
+                 "compare.md": cmp_dir / "compare.md", "trend.html": root / "trend" / "trend.html",
+                 "trend.parquet": root / "trend" / "trend.parquet"}
+
+
+def test_no_payload_reaches_any_page_as_markup_and_each_is_shown_escaped(outputs):
+    _, files = outputs
+    pages = {n: p.read_text() for n, p in files.items() if n.endswith(".html")}
+    for name, text in pages.items():
+        low = text.lower()
+        assert "<script" not in low and "<img" not in low, name
+        assert "onerror=" not in text.replace(str(escape(IMG_P)), ""), name
+    report = pages["report.html"]
+    assert report.count('<svg class="tl"') >= 2                      # the timelines were drawn ...
+    tips = " ".join(re.findall(r"<title>(.*?)</title>", report, re.S))
+    assert str(escape(SCRIPT_P)) in tips and str(escape(IMG_P)) in tips  # ... with the payloads as text
+    for name in ("report.html", "compare.html", "trend.html"):       # the build name, escaped, not dropped
+        assert str(escape("b" + SCRIPT_P + IMG_P)) in pages[name], name
+    section = report[report.index("Rig errors and unscored cycles"):]
+    assert str(escape(f"collect: {SCRIPT_P} {IMG_P} gateway said [REDACTED]")) in section
+
+
+def test_the_token_is_in_no_output_file_and_its_mask_is(outputs):
+    run, files = outputs
+    assert TOKEN in (run / "raw" / "mbp-01" / "001" / "unified.ndjson").read_text()   # it was in the inputs
+    for name, p in files.items():
+        assert b"SECRET123" not in p.read_bytes(), name
+    for name in ("events.parquet", "trend.parquet"):
+        df = pd.read_parquet(files[name])
+        for c in df.columns:
+            if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
+                assert not df[c].astype(str).str.contains("SECRET123").any(), (name, c)
+    ev = pd.read_parquet(files["events.parquet"])
+    assert ev["session"].eq("[REDACTED]").any() and ev["detail"].str.contains("[REDACTED]", regex=False).any()
+    for name in ("report.html", "scores.json", "cycles.csv"):        # summary.md shows no reason
+        assert "[REDACTED]" in files[name].read_text(), name

@@ -39,7 +39,6 @@ class El:
     attrs: dict = field(default_factory=dict)
     title: object = None
     text: object = None
-    children: tuple = ()
 
 
 def value(v) -> str:

@@ -18,7 +18,7 @@ from rig.outcomes import Outcome
 from rig.parse.gateway_log import parse_gateway
 from rig.parse.pmset import parse_pmset
 from rig.parse.signatures import load_signatures
-from rig.redact import Redactor
+from rig.redact import EVENT_TEXT, Redactor
 from rig.run_folder import RunFolder
 from rig.score.gates import Gate
 from rig.score.timeline import correct, offsets_frame, power_events
@@ -146,7 +146,7 @@ def mac_events(data: RunData, mac: str, ks: list[int], end: float | None = None)
     ctrl = frame.to_frame(ctrl_rows)
     ctrl["src"] = np.asarray(ctrl_src, dtype="int64")
     ev = frame.concat([ev, ctrl])
-    ev = data.redactor.mask(ev)
+    ev = data.redactor.mask(ev, EVENT_TEXT)
     power = power_events(ev).drop(columns="src")
     src_a = ev["src"].to_numpy()
     # plain object columns: slicing them per cycle and reading them in the scorer is numpy-fast
