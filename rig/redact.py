@@ -57,3 +57,13 @@ class Redactor:
                     out[c] = out[c].map(lambda x: self.text(x) if isinstance(x, str) else x)
             return out
         return v
+
+
+def masked_meta(meta: dict) -> tuple[Redactor, dict]:
+    """A run's ``run.json`` as every output reads it: the lab's redactor, and the record with
+    each string masked (its ``redact`` patterns kept as they are: they are the masks)."""
+    red = Redactor(meta.get("redact", []))
+    out = red.mask({k: v for k, v in meta.items() if k != "redact"})
+    if "redact" in meta:
+        out["redact"] = meta["redact"]
+    return red, out

@@ -100,7 +100,7 @@ def _hostile_folder(out: Path) -> Path:
     ndjson.write_text("\n".join(lines) + "\n")
     meta = json.loads((run / "run.json").read_text())
     assert any(re.fullmatch(p, TOKEN) for p in meta["redact"])       # the lab masks (?i)token=\S+
-    meta["build"] = "b" + SCRIPT_P + IMG_P
+    meta["build"] = "b" + SCRIPT_P + IMG_P + " " + TOKEN
     meta["command"] = ["rig", "run", f"--{TOKEN}", SCRIPT_P]
     (run / "run.json").write_text(json.dumps(meta))
     j = Journal(run / "journal.jsonl")
@@ -152,7 +152,7 @@ def test_no_payload_reaches_any_page_as_markup_and_each_is_shown_escaped(outputs
     tips = " ".join(re.findall(r"<title>(.*?)</title>", report, re.S))
     assert str(escape(SCRIPT_P)) in tips and str(escape(IMG_P)) in tips  # ... with the payloads as text
     for name in ("report.html", "compare.html", "trend.html"):       # the build name, escaped, not dropped
-        assert str(escape("b" + SCRIPT_P + IMG_P)) in pages[name], name
+        assert str(escape("b" + SCRIPT_P + IMG_P + " [REDACTED]")) in pages[name], name
     section = report[report.index("Rig errors and unscored cycles"):]
     assert str(escape(f"collect: {SCRIPT_P} {IMG_P} gateway said [REDACTED]")) in section
 

@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from rig.outcomes import Outcome
+from rig.redact import masked_meta
 from rig.report.templating import El, Span, h, p, page, svg, table
 
 ALPHA = 0.05
@@ -114,7 +115,7 @@ def load_side(run_dir) -> Side:
     from rig.run_folder import RunFolder
 
     folder = RunFolder(Path(run_dir))
-    meta = folder.meta()
+    _, meta = masked_meta(folder.meta())
     if not folder.cycles_csv.exists():
         from rig.report.rebuild import derive_run
 

@@ -9,7 +9,7 @@ The HTML has no external assets and makes no request (a Content-Security-Policy 
 so it opens from a mail attachment or a CI artifact. It is laid out by the templates of
 :mod:`rig.report.templating` with autoescaping: a log line carrying ``<script>`` is shown, never
 run. What reaches it was masked with the lab's redaction patterns before any output was written
-(:meth:`rig.redact.Redactor.outputs`). Nothing in it depends on when it was rendered, so
+(:meth:`rig.redact.Redactor.mask`). Nothing in it depends on when it was rendered, so
 re-deriving a run gives the same bytes.
 """
 from __future__ import annotations
@@ -361,6 +361,6 @@ def render_summary(meta: dict, scores: dict, cycles: pd.DataFrame, report_path: 
 
 def write(folder, meta: dict, scores: dict, cycles: pd.DataFrame, analyses: dict | None = None,
           provenance: dict | None = None) -> None:
-    """``report.html`` and ``summary.md`` of data already redacted (:meth:`Redactor.outputs`)."""
+    """``report.html`` and ``summary.md`` of data already redacted (:meth:`Redactor.mask`)."""
     folder.report_html.write_text(render_html(meta, scores, cycles, analyses, provenance))
     folder.summary_md.write_text(render_summary(meta, scores, cycles))

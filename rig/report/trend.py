@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rig.redact import masked_meta
 from rig.report.templating import El, Span, bullets, chart, h, p, page, svg, table
 
 #: (gate metric, chart title, unit) of the gated-value charts, in page order.
@@ -63,7 +64,7 @@ def index_runs(reports: Path, derive_missing: bool = True) -> Index:
             skipped.append((d.name, "not a run folder (no run.json)"))
             continue
         try:
-            meta = json.loads(meta_p.read_text())
+            _, meta = masked_meta(json.loads(meta_p.read_text()))
             if not scores_p.exists():
                 if not (derive_missing and (d / "raw").is_dir()):
                     skipped.append((d.name, "no scores.json and no raw/ to derive it from"))

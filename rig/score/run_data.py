@@ -18,7 +18,7 @@ from rig.outcomes import Outcome
 from rig.parse.gateway_log import parse_gateway
 from rig.parse.pmset import parse_pmset
 from rig.parse.signatures import load_signatures
-from rig.redact import EVENT_TEXT, Redactor
+from rig.redact import EVENT_TEXT, masked_meta
 from rig.run_folder import RunFolder
 from rig.score.gates import Gate
 from rig.score.timeline import correct, offsets_frame, power_events
@@ -34,7 +34,8 @@ class RunData:
 
     def __init__(self, run_dir):
         self.folder = RunFolder(run_dir)
-        self.meta = self.folder.meta()
+        # masked once, here: scores.json's build and every page read this copy
+        self.redactor, self.meta = masked_meta(self.folder.meta())
         self.records, self.torn = read_run_journal(self.folder.path)  # + unmerged per-Mac parts
         self.cycles = cycles_from_journal(self.records)
         self.offsets = offsets_frame(self.records)
@@ -44,7 +45,6 @@ class RunData:
         plan = self.meta.get("plan", {})
         self.grace_s = float(plan.get("grace_s", 30.0))
         self.tunnel_timeout_s = float(plan.get("tunnel_timeout_s", 60.0))
-        self.redactor = Redactor(self.meta.get("redact", []))
 
 
 def _raw_rows(data: RunData, mac: str, k: int) -> tuple[list[dict], dict]:
