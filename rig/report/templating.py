@@ -72,6 +72,9 @@ ENV.tests["markup"] = lambda p: isinstance(p, Markup)
 ENV.tests["pieces"] = lambda p: isinstance(p, (list, tuple))
 
 
+_SVG = ENV.get_template("svg.j2")   # one picture per cycle: fetched once, not per call
+
+
 def render(template: str, **context) -> str:
     return ENV.get_template(template).render(**context)
 
@@ -79,8 +82,9 @@ def render(template: str, **context) -> str:
 def svg(elements, *, width, height, cls: str = "", title=None, viewbox: str | None = None,
         aria=None) -> Markup:
     """An ``<svg>`` element rendered by ``svg.j2``: safe to embed because the template escaped it."""
-    return Markup(render("svg.j2", elements=elements, width=width, height=height, cls=cls, title=title,
-                         viewbox=viewbox, aria=aria).strip())
+    shapes = [(e.tag, [(k, _attr(v)) for k, v in e.attrs.items()], e.text, e.title) for e in elements]
+    return Markup(_SVG.render(elements=shapes, width=width, height=height, cls=cls, title=title,
+                              viewbox=viewbox, aria=aria).strip())
 
 
 # -- blocks of a page (templates/blocks.j2) -------------------------------------------------------
