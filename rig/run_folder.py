@@ -8,11 +8,37 @@ depend on a file that may change later), and the derived files ``events.parquet`
 from __future__ import annotations
 
 import json
+import os
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from rig.names import inside
+
+def atomic_write(path: Path, data) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, fsynced, renamed over it.
+    A failure (a full disk) removes the temporary file and leaves the old ``path`` as it was."""
+    with atomic(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+@contextmanager
+def atomic(path: Path):
+    """A temporary path to write ``path``'s new content to (by any writer: pandas, pyarrow);
+    renamed over ``path`` when the block ends, removed when it fails."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
 
 DERIVED = ("events.parquet", "cycles.csv", "scores.json", "report.html", "summary.md")
 
@@ -54,9 +80,7 @@ class RunFolder:
         return json.loads(self.run_json.read_text())
 
     def write_meta(self, meta: dict) -> None:
-        tmp = self.run_json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
-        tmp.replace(self.run_json)
+        atomic_write(self.run_json, json.dumps(meta, indent=1, sort_keys=True, default=str))
 
     def update_meta(self, **fields) -> None:
         m = self.meta()

@@ -40,6 +40,7 @@ from scipy import stats
 
 from rig.outcomes import Outcome
 from rig.redact import masked_meta
+from rig.run_folder import atomic_write
 from rig.report.templating import El, Span, h, p, page, svg, table
 
 ALPHA = 0.05
@@ -379,6 +380,6 @@ def write(c: Comparison, out_dir) -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     h, md = out / "compare.html", out / "compare.md"
-    h.write_text(render_html(c))
-    md.write_text(render_md(c))
+    atomic_write(h, render_html(c))
+    atomic_write(md, render_md(c))
     return h, md

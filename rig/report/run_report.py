@@ -21,6 +21,7 @@ import pandas as pd
 from rig import __version__
 from rig.metrics import time_summary, times
 from rig.report import svg_timeline
+from rig.run_folder import atomic_write
 from rig.report.templating import Code, Span, div, figure, h, p, page, table
 
 CYCLE_COLUMNS = [
@@ -362,5 +363,5 @@ def render_summary(meta: dict, scores: dict, cycles: pd.DataFrame, report_path: 
 def write(folder, meta: dict, scores: dict, cycles: pd.DataFrame, analyses: dict | None = None,
           provenance: dict | None = None) -> None:
     """``report.html`` and ``summary.md`` of data already redacted (:meth:`Redactor.mask`)."""
-    folder.report_html.write_text(render_html(meta, scores, cycles, analyses, provenance))
-    folder.summary_md.write_text(render_summary(meta, scores, cycles))
+    atomic_write(folder.report_html, render_html(meta, scores, cycles, analyses, provenance))
+    atomic_write(folder.summary_md, render_summary(meta, scores, cycles))

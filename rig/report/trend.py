@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from rig.redact import masked_meta
+from rig.run_folder import atomic, atomic_write
 from rig.report.templating import El, Span, bullets, chart, h, p, page, svg, table
 
 #: (gate metric, chart title, unit) of the gated-value charts, in page order.
@@ -110,8 +111,9 @@ def write(reports: Path, out_dir: Path | None = None) -> tuple[Path, Path, Index
     out = Path(out_dir or reports)
     out.mkdir(parents=True, exist_ok=True)
     pq, page = out / "trend.parquet", out / "trend.html"
-    idx.runs.to_parquet(pq, index=False)
-    page.write_text(render_html(idx))
+    with atomic(pq) as tmp:
+        idx.runs.to_parquet(tmp, index=False)
+    atomic_write(page, render_html(idx))
     return pq, page, idx
 
 

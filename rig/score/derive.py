@@ -24,7 +24,7 @@ import pandas as pd
 
 from rig import frame
 from rig.outcomes import Outcome
-from rig.run_folder import RunFolder
+from rig.run_folder import RunFolder, atomic, atomic_write
 from rig.score import evidence
 from rig.score.analysis import CycleAnalysis, analyse_cycle, cycle_failures
 from rig.score.gates import judge_all
@@ -126,11 +126,12 @@ def score_run(run_dir) -> Scored:
             if counts:
                 bad[f"{mac}/{k:03d}"] = counts
     events = frame.concat(frames)
-    events.to_parquet(f.events, index=False)
+    with atomic(f.events) as tmp:
+        events.to_parquet(tmp, index=False)
     cycles = pd.DataFrame(rows)
-    cycles.to_csv(f.cycles_csv, index=False)
+    atomic_write(f.cycles_csv, cycles.to_csv(index=False))
     scores = summarize(data, rows, bad)
-    f.scores_json.write_text(dumps(scores))
+    atomic_write(f.scores_json, dumps(scores))
     meta, scores, cycles, analyses, prov = data.redactor.mask((data.meta, scores, cycles, analyses, provenance(data)))
     return Scored(f, meta, scores, cycles, analyses, prov)
 
