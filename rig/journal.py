@@ -190,16 +190,16 @@ def cycles_from_journal(records: list[dict]) -> dict[tuple[str, int], dict]:
     for r in records:
         kind = r.get("type")
         key = (r.get("mac"), r.get("cycle"))
-        if kind == "cycle_start":
+        if kind == Rec.CYCLE_START:
             out[key] = {**r, "outcome": "unknown", "actions": [], "offsets": []}
         elif key in out:
             c = out[key]
-            if kind == "cycle_end":
+            if kind == Rec.CYCLE_END:
                 c.update({k: v for k, v in r.items() if k not in ("type", "t")})
                 c["t_end"] = r.get("t")
-            elif kind == "action":
+            elif kind == Rec.ACTION:
                 c["actions"].append(r)
-            elif kind == "offset":
+            elif kind == Rec.OFFSET:
                 c["offsets"].append(r)
     return out
 

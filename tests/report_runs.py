@@ -27,28 +27,35 @@ def simulated_run(out: Path, build: str = "naive", *, macs: int = 2, cycles: int
     return sim.run_dir, sim.truth_path
 
 
-def hostile_run(out: Path) -> Path:
-    """A naive night with hostile log strings in mbp-01's first cycle and one extra rig error."""
-    run, _ = simulated_run(out)
-    ndjson = run / "raw" / "mbp-01" / "001" / "unified.ndjson"
+def edit_messages(ndjson: Path, rules: list) -> None:
+    """Rewrite, for each rule ``(name, picks(message, done), new(message))``, the first record of
+    a unified-log export it picks (one rule per record, in the file's order); every rule must
+    find its record."""
     lines, done = [], set()
     for line in ndjson.read_text().splitlines():
         if line.startswith("{") and '"eventMessage"' in line:
             rec = json.loads(line)
             msg = rec.get("eventMessage", "")
-            if msg.startswith("ALERT Session Disconnected") and "alert" not in done:
-                rec["eventMessage"] = msg.rsplit("reason=", 1)[0] + "reason=" + SCRIPT
-                done.add("alert")
-            elif msg.startswith("Tunnel down") and "down" not in done:
-                rec["eventMessage"] = msg.rsplit("reason=", 1)[0] + "reason=" + IMG
-                done.add("down")
-            elif msg.startswith("Handshake started") and "down" in done and "secret" not in done:
-                rec["eventMessage"] = msg + " " + SECRET
-                done.add("secret")
+            for name, picks, new in rules:
+                if name not in done and picks(msg, done):
+                    rec["eventMessage"] = new(msg)
+                    done.add(name)
+                    break
             line = json.dumps(rec)
         lines.append(line)
-    assert done == {"alert", "down", "secret"}, done
+    assert done == {name for name, _, _ in rules}, done
     ndjson.write_text("\n".join(lines) + "\n")
+
+
+def hostile_run(out: Path) -> Path:
+    """A naive night with hostile log strings in mbp-01's first cycle and one extra rig error."""
+    run, _ = simulated_run(out)
+    edit_messages(run / "raw" / "mbp-01" / "001" / "unified.ndjson", [
+        ("alert", lambda m, done: m.startswith("ALERT Session Disconnected"),
+         lambda m: m.rsplit("reason=", 1)[0] + "reason=" + SCRIPT),
+        ("down", lambda m, done: m.startswith("Tunnel down"), lambda m: m.rsplit("reason=", 1)[0] + "reason=" + IMG),
+        ("secret", lambda m, done: m.startswith("Handshake started") and "down" in done, lambda m: m + " " + SECRET),
+    ])
     j = Journal(run / "journal.jsonl")
     t = json.loads((run / "journal.jsonl").read_text().splitlines()[-1])["t"] + 10.0
     j.append({"type": "cycle_start", "mac": "mini-01", "cycle": 99, "t": t, "outcome": "unknown", "build": "twin:naive"})

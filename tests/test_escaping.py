@@ -75,29 +75,18 @@ def _hostile_folder(out: Path) -> Path:
     journal, run.json's command line and its build (Mac names are checked names: no payload)."""
     import json
 
-    from report_runs import simulated_run
+    from report_runs import edit_messages, simulated_run
     from rig.journal import Journal
 
     run, _ = simulated_run(out, macs=1, cycles=2)
-    ndjson = run / "raw" / "mbp-01" / "001" / "unified.ndjson"
-    lines, done = [], set()
-    for line in ndjson.read_text().splitlines():
-        if line.startswith("{") and '"eventMessage"' in line:
-            rec = json.loads(line)
-            msg = rec.get("eventMessage", "")
-            if msg.startswith("ALERT Session Disconnected") and "alert" not in done:
-                rec["eventMessage"] = msg.rsplit("reason=", 1)[0] + "reason=" + SCRIPT_P + TOKEN
-                done.add("alert")
-            elif msg.startswith("Handshake started") and "alert" in done and "session" not in done:
-                rec["eventMessage"] = f"Handshake started session={TOKEN} gateway=gw-twin"
-                done.add("session")
-            elif msg.startswith("Keepalive sent") and "other" not in done:
-                rec["eventMessage"] = f"unmatched {IMG_P} {TOKEN} {SCRIPT_P}"   # no rule: detail is the message
-                done.add("other")
-            line = json.dumps(rec)
-        lines.append(line)
-    assert done == {"alert", "session", "other"}, done
-    ndjson.write_text("\n".join(lines) + "\n")
+    edit_messages(run / "raw" / "mbp-01" / "001" / "unified.ndjson", [
+        ("alert", lambda m, done: m.startswith("ALERT Session Disconnected"),
+         lambda m: m.rsplit("reason=", 1)[0] + "reason=" + SCRIPT_P + TOKEN),
+        ("session", lambda m, done: m.startswith("Handshake started") and "alert" in done,
+         lambda m: f"Handshake started session={TOKEN} gateway=gw-twin"),
+        ("other", lambda m, done: m.startswith("Keepalive sent"),
+         lambda m: f"unmatched {IMG_P} {TOKEN} {SCRIPT_P}"),      # no rule: detail is the message
+    ])
     meta = json.loads((run / "run.json").read_text())
     assert any(re.fullmatch(p, TOKEN) for p in meta["redact"])       # the lab masks (?i)token=\S+
     meta["build"] = "b" + SCRIPT_P + IMG_P + " " + TOKEN

@@ -135,3 +135,8 @@ def test_a_cycle_folder_outside_the_run_folder_is_refused(tmp_path):
     assert folder.cycle_dir("mbp-01", 3) == tmp_path / "run" / "raw" / "mbp-01" / "003"
     with pytest.raises(ValueError, match="outside"):
         folder.cycle_dir("../../etc", 1)
+
+
+def test_a_gateway_without_a_name_is_named_by_its_host_even_an_ipv6_one(tmp_path):
+    g = {k: v for k, v in GATEWAY.items() if k != "name"}
+    assert lab(tmp_path, gateway={**g, "host": "fd00::1"}).gateway.name == "fd00::1"

@@ -257,7 +257,9 @@ def _mac(m: dict, mname: str, ctx: str, base: Path, actuators: dict[str, Actuato
 def _gateway(raw: dict, where: str, base: Path, macs: dict[str, Mac]) -> Gateway:
     g = _table(raw, "gateway", where)
     ctx = f"{where}: [gateway]"
-    gname = _name(g, "name", ctx, default=_str(g, "host", ctx))
+    # the gateway's name labels its events and offsets, never a path: a host (an IPv6 address
+    # with its colons) may stand for it
+    gname = _str(g, "name", ctx, default=_str(g, "host", ctx))
     clients = g.get("clients", {})
     if not isinstance(clients, dict):
         raise LabError(f"{ctx} clients must be a table {{ MAC = \"gateway user\" }}")

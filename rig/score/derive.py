@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from rig import frame
+from rig.journal import Rec
 from rig.outcomes import Outcome
 from rig.run_folder import RunFolder, atomic, atomic_write
 from rig.score import evidence
@@ -132,14 +133,15 @@ def score_run(run_dir) -> Scored:
     atomic_write(f.cycles_csv, cycles.to_csv(index=False))
     scores = summarize(data, rows, bad)
     atomic_write(f.scores_json, dumps(scores))
-    meta, scores, cycles, analyses, prov = data.redactor.mask((data.meta, scores, cycles, analyses, provenance(data)))
-    return Scored(f, meta, scores, cycles, analyses, prov)
+    # data.meta was masked when it was read (RunData); the rest is masked here, once
+    scores, cycles, analyses, prov = data.redactor.mask((scores, cycles, analyses, provenance(data)))
+    return Scored(f, data.meta, scores, cycles, analyses, prov)
 
 
 def provenance(data: RunData) -> dict:
     """What the report's "how this was made" shows: the build each Mac reported, the exact
     collection commands of each Mac's first collected cycle, and the recovery steps taken."""
-    installed = {r["mac"]: r.get("installed", "") for r in data.records if r.get("type") == "build"}
+    installed = {r["mac"]: r.get("installed", "") for r in data.records if r.get("type") == Rec.BUILD}
     collect: dict = {}
     for (mac, k) in sorted(data.cycles):
         if mac in collect:
@@ -152,7 +154,7 @@ def provenance(data: RunData) -> dict:
         if isinstance(info, dict):
             collect[mac] = {name: str(v.get("command", "")) for name, v in info.items() if isinstance(v, dict)}
     recoveries = [{k: r.get(k) for k in ("mac", "cycle", "step", "error") if k in r}
-                  for r in data.records if r.get("type") == "recovery"]
+                  for r in data.records if r.get("type") == Rec.RECOVERY]
     return {"installed": installed, "collect": collect, "recoveries": recoveries}
 
 

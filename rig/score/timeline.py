@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from rig.events import FULL_KINDS, POWER_KINDS, Phase, Source
+from rig.journal import Rec
 
 #: How far (s) a powerd line may lie outside the second pmset printed and still refine it.
 MATCH_TOLERANCE_S = 1.0
@@ -62,7 +63,7 @@ _NS = 1_000_000_000
 
 def offsets_frame(records: list[dict]) -> pd.DataFrame:
     """Journal ``offset`` records as a frame: host, t (controller, UTC), offset (s), rtt (s)."""
-    rows = [(r["host"], r["t"], r["offset"], r["rtt"]) for r in records if r.get("type") == "offset"]
+    rows = [(r["host"], r["t"], r["offset"], r["rtt"]) for r in records if r.get("type") == Rec.OFFSET]
     df = pd.DataFrame(rows, columns=["host", "t", "offset", "rtt"])
     df["t"] = pd.to_datetime(df["t"], unit="s", utc=True).dt.as_unit("ns")
     return df
