@@ -6,12 +6,15 @@ and no end is ``unknown``. Reading tolerates a torn last line (counted, not fata
 """
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from enum import Enum
 from pathlib import Path
 
 import orjson
+
+from rig.outcomes import RunFolderError
 
 
 class Rec(str, Enum):
@@ -33,7 +36,7 @@ class Rec(str, Enum):
 TORN_SUFFIX = ".torn"
 
 
-class JournalError(OSError):
+class JournalError(RunFolderError):
     """The journal could not take a record whole (a short write, a full disk): the run must stop
     rather than go on with a cycle it cannot remember."""
 
@@ -59,9 +62,9 @@ class Journal:
                 try:
                     n = os.write(self._fd, view)
                 except OSError as e:
-                    raise JournalError(e.errno, f"journal {self.path}: cannot append a record: {e.strerror}") from e
+                    raise JournalError(e.errno, f"cannot append a record: {e.strerror}", str(self.path)) from e
                 if n <= 0:
-                    raise JournalError(0, f"journal {self.path}: a write took nothing")
+                    raise JournalError(errno.EIO, "a write took nothing (a short write)", str(self.path))
                 view = view[n:]
             os.fsync(self._fd)
 

@@ -12,6 +12,7 @@ into a ``rig_error`` when it is derived.
 """
 from __future__ import annotations
 
+import errno
 from enum import Enum
 
 
@@ -76,8 +77,42 @@ class DutHang(Exception):
     """The device under test stopped answering and the recovery ladder did not bring it back."""
 
 
+#: OS errors that come from the controller's own disk, never from a link (a socket does not
+#: fill up): met while fetching, they are the run folder's fault, not the Mac's or the link's.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO})
+
+
+class RunFolderError(OSError):
+    """The run folder cannot be written (a full disk, a quota, a read-only or failing disk).
+
+    Not a cycle's outcome but the run's: no cycle can be remembered any more, so the run stops
+    cleanly (every Mac the rig put to sleep is woken, every finished cycle is kept, the cycle
+    under way stays ``unknown``) and ``rig run --resume`` finishes it once space is freed. It
+    keeps the ``errno`` and the path it could not write."""
+
+    @classmethod
+    def from_os(cls, e: OSError, path=None) -> "RunFolderError":
+        if isinstance(e, RunFolderError):
+            return e
+        return cls(e.errno, e.strerror or str(e), str(path if path is not None else e.filename or "?"))
+
+    @property
+    def disk_full(self) -> bool:
+        return self.errno in (errno.ENOSPC, errno.EDQUOT)
+
+    def __str__(self) -> str:
+        what = "disk full" if self.disk_full else "the run folder cannot be written"
+        return f"{what}: {self.filename}: {self.strerror}"
+
+
+def is_disk_error(e: BaseException) -> bool:
+    """An ``OSError`` that the controller's disk raised (see :data:`DISK_ERRNOS`)."""
+    return isinstance(e, RunFolderError) or (isinstance(e, OSError) and e.errno in DISK_ERRNOS)
+
+
 #: How ``rig run`` and ``rig score`` exit (README, "Exit codes"); 2 is a usage error (click).
 EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_RIG_ERROR, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
+EXIT_DISK = 5  # the run folder could not be written (disk full): stopped cleanly, resume later
 
 
 def exit_code(scores: dict) -> int:

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from rig.names import inside
+from rig.outcomes import RunFolderError
+
 
 def atomic_write(path: Path, data) -> None:
     """Write ``path`` whole or not at all: a temporary file beside it, fsynced, renamed over it.
@@ -33,11 +35,23 @@ def atomic(path: Path):
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with writing(path):
+            yield tmp
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextmanager
+def writing(path: Path):
+    """Any OS error while the block writes ``path`` (inside the run folder) is the run folder's:
+    it becomes :class:`~rig.outcomes.RunFolderError`, which stops the run instead of being
+    mistaken for a link that dropped or a cycle that failed."""
+    try:
+        yield
+    except OSError as e:
+        raise RunFolderError.from_os(e, path) from e
 
 
 DERIVED = ("events.parquet", "cycles.csv", "scores.json", "report.html", "summary.md")

@@ -62,9 +62,10 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
     from rig.run_folder import RunFolder
     from rig.score.suites import SUITES
 
-    from rig.outcomes import EXIT_INTERRUPTED, exit_code
+    from rig.outcomes import EXIT_DISK, EXIT_INTERRUPTED, RunFolderError, exit_code
 
     meta = None
+    folder_error = None
     if resume:
         try:
             meta = RunFolder(resume).meta()
@@ -95,10 +96,18 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
         else:
             plan = Plan(build=build, cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]),
                         hang_limit=hang_limit, rig_retries=retries)
-            out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
-            folder = start_run(lab, plan, out, command=["rig", *sys.argv[1:]], macs=selected)
         stop = _stop_on_ctrl_c()
-        scores = _drive_with_progress(lab, folder, plan, selected, stop, quiet)
+        try:
+            if folder is None:
+                out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
+                folder = start_run(lab, plan, out, command=["rig", *sys.argv[1:]], macs=selected)
+            scores = _drive_with_progress(lab, folder, plan, selected, stop, quiet)
+        except RunFolderError as e:
+            folder_error = e
+            then = (f"free space, then resume with: rig run --resume {folder.path}" if folder is not None
+                    else "free space and run again")
+            click.echo(f"stopped: {e}. Every finished cycle is kept and every Mac was left awake; {then}")
+            return
         click.echo(f"verdict: {scores['verdict'].upper()}")
         for why in (scores.get("exposure") or {}).get("short", []):
             click.echo(f"exposure: {why}")
@@ -109,11 +118,13 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
     finally:
         if twin is not None:
             truth = twin.stop()
-            if truth and folder is not None:
+            if truth and folder is not None and folder_error is None:
                 import json
 
                 (folder.path / "twin-truth.json").write_text(json.dumps(truth))
             twin.cleanup()
+        if folder_error is not None:
+            sys.exit(EXIT_DISK)
     sys.exit(EXIT_INTERRUPTED if stop.is_set() else exit_code(scores))
 
 

@@ -36,7 +36,7 @@ import paramiko
 
 from rig.lab.clock import Clock, SystemClock
 from rig.lab.inventory import SSHTarget
-from rig.outcomes import RigError
+from rig.outcomes import RigError, RunFolderError, is_disk_error
 
 
 # paramiko logs every refused connection (a sleeping Mac) as a traceback on stderr; the rig turns
@@ -405,6 +405,8 @@ class SSHSession:
             raise Unreachable(f"{self.target.name}: link lost while fetching {remote}: "
                               f"{e or type(e).__name__}") from None
         except OSError as e:
+            if is_disk_error(e):  # the controller's disk, not the link: never retried as one
+                raise RunFolderError.from_os(e, part) from e
             raise SSHError(f"{self.target.name}: fetching {remote} to {local} failed: {e}") from None
         finally:
             part.unlink(missing_ok=True)

@@ -19,7 +19,9 @@ How the bytes travel:
 A dropped link is retried: each host's collection gets ``attempts`` tries, reconnecting between
 them after a growing wait (wall seconds: the link comes back in real time, whatever the lab
 clock does). A piece already collected is kept and not fetched again; if the link stays down a
-``RigError`` says what was kept, and the runner makes the cycle ``rig_error``.
+``RigError`` says what was kept, and the runner makes the cycle ``rig_error``. An error of the
+controller's own disk (full, read-only) is not a dropped link and is never retried: it is a
+``RunFolderError``, which stops the run (``rig.outcomes``).
 
 Files: ``pmset.log``, ``unified.ndjson``, ``gateway.log`` and ``collect.json`` (the exact commands,
 exit statuses, stderr, windows, how each file travelled, and every attempt with its error), so a
@@ -39,8 +41,9 @@ from typing import Callable
 
 from rig.lab.clock import Clock
 from rig.lab.inventory import Lab, Mac
-from rig.outcomes import RigError
+from rig.outcomes import RigError, RunFolderError, is_disk_error
 from rig.parse.signatures import load_signatures
+from rig.run_folder import atomic_write, writing
 from rig.drive.ssh import CommandResult, HostKeyError, SFTPUnavailable, SSHError, SSHSession
 from rig.parse.unified_log import POWERD_SUBSYSTEM
 from rig.timestamps import log_show_time
@@ -94,9 +97,7 @@ def _save(raw: Path, meta: dict) -> None:
     path = raw / "collect.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(meta)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(old, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(old, indent=1))
 
 
 def _gunzip(src: Path, dst: Path) -> int:
@@ -108,6 +109,8 @@ def _gunzip(src: Path, dst: Path) -> int:
         os.replace(part, dst)
     except (OSError, EOFError, zlib.error) as e:
         part.unlink(missing_ok=True)
+        if is_disk_error(e):
+            raise RunFolderError.from_os(e, part) from e
         raise SSHError(f"{src.name}: the fetched file is not a whole gzip stream ({e})") from None
     return dst.stat().st_size
 
@@ -116,7 +119,7 @@ def _gunzip(src: Path, dst: Path) -> int:
 
 def _pmset(ssh: SSHSession, raw: Path) -> dict:
     res = ssh.run(["pmset", "-g", "log"])
-    (raw / "pmset.log").write_bytes(res.out)
+    atomic_write(raw / "pmset.log", res.out)
     return _record(res, via="stdout")
 
 
@@ -131,7 +134,7 @@ def _unified(ssh: SSHSession, lab: Lab, raw: Path, window: list[float]) -> dict:
         transferred = ssh.fetch(gz, local_gz)
     except SFTPUnavailable as e:
         streamed = ssh.run(argv)
-        (raw / "unified.ndjson").write_bytes(streamed.out)
+        atomic_write(raw / "unified.ndjson", streamed.out)
         _cleanup(ssh, gz)
         return _record(streamed, window, via="stdout", why=str(e))
     try:
@@ -207,7 +210,8 @@ def _check_statuses(who: str, meta: dict) -> None:
 def collect_mac(ssh: SSHSession, lab: Lab, mac: Mac, raw: Path, start: float, end: float, offsets, *,
                 attempts: int = ATTEMPTS, retry_wait_s: float = RETRY_WAIT_S) -> None:
     """pmset log and unified log of the cycle's window; ``ssh`` is reconnected in place if the link drops."""
-    raw.mkdir(parents=True, exist_ok=True)
+    with writing(raw):
+        raw.mkdir(parents=True, exist_ok=True)
     window = list(host_window(start, end, offsets))
     pieces = [("pmset", lambda: _pmset(ssh, raw)),
               ("unified", lambda: _unified(ssh, lab, raw, window))]
@@ -218,13 +222,14 @@ def collect_gateway(lab: Lab, raw: Path, start: float, end: float, clock: Clock,
                     attempts: int = ATTEMPTS, retry_wait_s: float = RETRY_WAIT_S) -> None:
     if lab.gateway is None:
         return
-    raw.mkdir(parents=True, exist_ok=True)
+    with writing(raw):
+        raw.mkdir(parents=True, exist_ok=True)
     a, b = host_window(start, end, offsets)
     argv = gateway_argv(lab, a, b)
 
     def fetch() -> dict:
         res = gw.run(argv)
-        (raw / "gateway.log").write_bytes(res.out)
+        atomic_write(raw / "gateway.log", res.out)
         return _record(res, [a, b], via="stdout")
 
     gw = SSHSession(lab.gateway.ssh, clock)

@@ -16,6 +16,7 @@ from rig.drive.ssh import SSHSession, wait_reachable
 from rig.journal import Journal
 from rig.lab.clock import Clock
 from rig.lab.inventory import Lab, Mac
+from rig.outcomes import RunFolderError
 from rig.parse.signatures import load_signatures
 from rig.runner import collect, script
 from rig.runner import operations as ops
@@ -69,12 +70,18 @@ class CycleRunner:
 
         Ctrl-C sets ``stop``: every Mac finishes its current step, is woken if the rig put it to
         sleep, and its cycle is journaled as interrupted (``unknown``), to be re-run on resume.
+        A run folder that cannot be written (a full disk) stops every Mac the same way, and the
+        first such :class:`RunFolderError` is raised when all have stopped.
         """
         finished = threading.Semaphore(0)
+        folder_errors: list[RunFolderError] = []
 
         def work(m: Mac) -> None:
             try:
                 self.run_mac(m, done or set())
+            except RunFolderError as e:
+                folder_errors.append(e)
+                self.stop.set()
             finally:
                 finished.release()
 
@@ -93,6 +100,8 @@ class CycleRunner:
         for t in threads:
             t.join()
         self.actuators.close()
+        if folder_errors:
+            raise folder_errors[0]
 
     def run_mac(self, mac: Mac, done: set) -> None:
         cycles = range(1, self.plan.cycles + 1)

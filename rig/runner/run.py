@@ -20,7 +20,7 @@ from rig.runner.cycle import CycleRunner
 from rig.runner.plan import Plan
 from rig.journal import Journal, cycles_from_journal, merge_parts, read_journal
 from rig.lab.inventory import Lab
-from rig.outcomes import Outcome
+from rig.outcomes import Outcome, RunFolderError
 from rig.run_folder import RunFolder
 from rig.score.suites import exposure as suite_exposure
 from rig.timestamps import utc_seconds
@@ -110,12 +110,17 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
     records, _ = read_journal(folder.journal)
     done = {key for key, c in cycles_from_journal(records).items() if c.get("outcome") != Outcome.UNKNOWN.value}
     journal = Journal(folder.journal)
+    writable = True
     try:
         CycleRunner(lab, folder.path, plan, journal, clock, on_cycle=cycle_done, stop=stop,
                     on_step=on_step).run(macs, done)
+    except RunFolderError:
+        writable = False  # nothing more is written: the error says where the disk gave out
+        raise
     finally:
         journal.close()
         for m in taken:
             lease.release(ldir, lease.key(m), holder)
-        folder.update_meta(finished=utc_seconds(clock.now()))
+        if writable:
+            folder.update_meta(finished=utc_seconds(clock.now()))
     return derive_run(folder.path)

@@ -39,7 +39,8 @@ from rig.events import Kind
 from rig.journal import Rec
 from rig.lab.inventory import Lab, Mac
 from rig.names import inside
-from rig.outcomes import DutHang, Outcome, RigError
+from rig.outcomes import DutHang, Outcome, RigError, RunFolderError
+from rig.run_folder import writing
 from rig.drive.ssh import Unreachable
 from rig.parse.signatures import Signatures
 from rig.parse.unified_log import parse_unified
@@ -126,17 +127,25 @@ def _skip(s: MacScript, k: int, t: float, why: str):
 
 
 def cycle(s: MacScript, k: int, attempt: int = 1):
-    """One cycle; returns its ``cycle_end`` record merged with its scores."""
+    """One cycle; returns its ``cycle_end`` record merged with its scores.
+
+    A run folder that cannot be written (:class:`RunFolderError`, a full disk) is no outcome of
+    the cycle: the Mac is left awake, the cycle stays ``unknown`` (resume runs it again) and the
+    error goes up to stop the run."""
     start = yield Now()
     raw = s.raw(k)
     if raw.exists():  # an earlier attempt (retried, or interrupted before a resume): keep it aside
-        raw.rename(raw.with_name(f"{raw.name}.attempt{_next_attempt_no(raw)}"))
+        with writing(raw):
+            raw.rename(raw.with_name(f"{raw.name}.attempt{_next_attempt_no(raw)}"))
     yield Note({"type": Rec.CYCLE_START.value, "mac": s.name, "cycle": k, "t": start, "attempt": attempt,
                 "outcome": Outcome.UNKNOWN.value, "build": s.plan.build, "utc": utc_micro(start)})
     progress = ["precondition"]
+    folder_error = None
     try:
         yield from _steps(s, k, start, raw, progress)
         outcome, reason = Outcome.PASS, ""
+    except RunFolderError as e:
+        outcome, reason, folder_error = Outcome.UNKNOWN, str(e), e
     except Interrupted:
         outcome, reason = Outcome.UNKNOWN, f"interrupted by the operator during {progress[-1]}; re-run on resume"
     except DutHang as e:
@@ -145,11 +154,24 @@ def cycle(s: MacScript, k: int, attempt: int = 1):
         outcome, reason = Outcome.RIG_ERROR, f"{progress[-1]}: {e}"
     except Exception as e:  # noqa: BLE001 - an unexpected failure is a rig error, never a crash
         outcome, reason = Outcome.RIG_ERROR, f"{progress[-1]}: unexpected {type(e).__name__}: {e}"
+        _keep_traceback(raw)
+    if s.asleep and outcome is not Outcome.DUT_HANG:
+        try:
+            yield from _leave_awake(s, k)
+        except RunFolderError as e:  # the Mac was woken; only the note of it was lost
+            folder_error = folder_error or e
+    if folder_error is not None:
+        raise folder_error
+    return (yield from _end(s, k, attempt, outcome, reason))
+
+
+def _keep_traceback(raw: Path) -> None:
+    """Best effort: the journal's reason names the failure even when this cannot be written."""
+    try:
         raw.mkdir(parents=True, exist_ok=True)
         (raw / "traceback.txt").write_text(traceback.format_exc())
-    if s.asleep and outcome is not Outcome.DUT_HANG:
-        yield from _leave_awake(s, k)
-    return (yield from _end(s, k, attempt, outcome, reason))
+    except OSError:
+        pass
 
 
 def _end(s: MacScript, k: int, attempt: int, outcome: Outcome, reason: str):
@@ -163,6 +185,8 @@ def _end(s: MacScript, k: int, attempt: int, outcome: Outcome, reason: str):
         try:
             scored = (yield Score(s.name, k)) or {}
             rec["outcome"] = scored.get("outcome", rec["outcome"])
+        except RunFolderError:
+            raise
         except Exception as e:  # noqa: BLE001
             rec.update(outcome=Outcome.RIG_ERROR.value, reason=f"scoring: {type(e).__name__}: {e}")
     yield Note(rec, scored)
@@ -206,7 +230,8 @@ def _steps(s: MacScript, k: int, start: float, raw: Path, progress: list):
         yield Collect(s.name, raw, start, end, s.offsets[s.name].window_set())
         if s.mac.probe:
             res = yield Run(s.name, tuple(probe.fetch_argv()))
-            (raw / "probe.log").write_bytes(res.check().out)
+            with writing(raw / "probe.log"):
+                (raw / "probe.log").write_bytes(res.check().out)
         yield from _offset(s, s.name, k)
     finally:
         yield Hangup(s.name)
@@ -313,6 +338,8 @@ def _leave_awake(s: MacScript, k: int):
     """After an interrupted or failed cycle, never leave a Mac the rig put to sleep asleep."""
     try:
         yield from _wake(s, k, prefix="cleanup")
+    except RunFolderError:
+        raise
     except Exception as e:  # noqa: BLE001 - the cycle's own outcome must still be journaled
         yield Note({"type": Rec.RECOVERY.value, "mac": s.name, "cycle": k, "step": "cleanup wake",
                     "error": str(e)})

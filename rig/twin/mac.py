@@ -140,6 +140,8 @@ class Mac:
         if closed and not was:
             self.request_sleep("Clamshell Sleep")
         elif not closed and was:
+            if self.power == "full":
+                self.token += 1  # opened before the clamshell sleep began: it never does
             self.request_full_wake("lid")
 
     def power_press(self, ms: int) -> None:
