@@ -50,3 +50,29 @@ def test_dark_wake_suite_fails_naive_and_passes_darkwake_aware(tmp_path, build, 
         assert "gates missed: reconnects in sleep" in junit
     runs = list(tmp_path.glob("*/report.html"))
     assert len(runs) == 1
+
+
+def test_a_suite_run_that_saw_no_dark_wake_is_inconclusive_in_junit_and_the_exit_code(tmp_path):
+    """A 2-minute sleep meets every gate of a good build but exercises no dark wake: no test
+    may pass, the JUnit says INCONCLUSIVE with the shortfall, and pytest exits 3."""
+    import xml.etree.ElementTree as ET
+
+    from rig.outcomes import EXIT_INCONCLUSIVE
+
+    p = _run([sys.executable, "-m", "pytest", str(ROOT / "suites" / "test_dark_wake.py"), "-p", "no:cacheprovider",
+              "--build", "twin:darkwake-aware", "--dwell", "2m", "--cycles", "1", "--run-dir", str(tmp_path),
+              "-q", "-rs", "--junitxml", str(tmp_path / "junit.xml"), "--rootdir", str(ROOT),
+              "-c", str(ROOT / "pyproject.toml")], ROOT)
+    assert p.returncode == EXIT_INCONCLUSIVE, p.stdout[-3000:]
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    cases = root.findall(".//testcase")
+    assert len(cases) == 2
+    for case in cases:
+        skipped = case.find("skipped")
+        assert skipped is not None and "INCONCLUSIVE" in skipped.get("message", ""), ET.tostring(case)
+        props = {q.get("name"): q.get("value") for q in case.iter("property")}
+        assert props["exposure_short"] == "0 dark wakes seen, the suite needs at least 1"
+    suite_props = {q.get("name"): q.get("value") for q in root.find(".//testsuite").iter("property")}
+    assert suite_props["verdicts"].endswith("dark_wake: inconclusive")
+    run = next(tmp_path.glob("*/scores.json"))
+    assert json.loads(run.read_text())["verdict"] == "inconclusive"

@@ -75,7 +75,9 @@ SUITES = {
                    "exposure": {"dark_wakes": 1}},
     "sleep_length_sweep": {"gates": SLEEP_LENGTH_SWEEP_GATES, "dwell_s": 45 * 60, "cycles": 1,
                            "sweep_s": [2 * 60, 5 * 60, 10 * 60, 20 * 60, 45 * 60],
-                           "exposure": {"dark_wakes": 1}},
+                           "exposure": {"dark_wakes": 1},
+                           # a 2-minute sleep sees no dark wake by design: each test needs its cycle
+                           "test_exposure": {"cycles": 1}},
     "network_change": {"gates": NETWORK_CHANGE_GATES, "dwell_s": 20 * 60, "cycles": 2,
                        "exposure": {"cycles": 1}},
 }
@@ -84,3 +86,16 @@ SUITES = {
 def exposure(suite: str) -> dict:
     """The exposure a suite needs (an unknown suite needs none)."""
     return dict(SUITES.get(suite, {}).get("exposure", {}))
+
+
+def per_test_exposure(suite: str) -> dict:
+    """The exposure one test of a suite (one Mac's drive) needs: the run's, unless the suite
+    says otherwise (a sweep's short sleeps see no dark wake by design)."""
+    spec = SUITES.get(suite, {})
+    return dict(spec.get("test_exposure", spec.get("exposure", {})))
+
+
+def shortfall(needed: dict, seen: dict) -> list[str]:
+    """Each need ``seen`` falls short of, in words (one definition for runs and tests)."""
+    return [f"{seen.get(k, 0):g} {k.replace('_', ' ')} seen, the suite needs at least {v:g}"
+            for k, v in sorted(needed.items()) if seen.get(k, 0) < v]

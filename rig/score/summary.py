@@ -15,7 +15,7 @@ import pandas as pd
 from rig.metrics import time_summary, times
 from rig.outcomes import Outcome, is_scored
 from rig.score.gates import judge_all
-from rig.score.suites import exposure as suite_exposure
+from rig.score.suites import exposure as suite_exposure, shortfall
 
 if TYPE_CHECKING:
     from rig.score.run_data import RunData
@@ -186,6 +186,4 @@ def _exposure(meta: dict, block: dict, scored: int) -> dict:
     needed = meta["exposure"] if "exposure" in meta else suite_exposure(meta.get("suite", ""))
     seen = {"dark_wakes": int(block["totals"].get("dark_wakes", 0) or 0),
             "sleep_hours": round(float(block.get("sleep_hours") or 0.0), 3), "cycles": scored}
-    short = [f"{seen.get(k, 0):g} {k.replace('_', ' ')} seen, the suite needs at least {v:g}"
-             for k, v in sorted(needed.items()) if seen.get(k, 0) < v]
-    return {"needed": needed, "seen": seen, "short": short}
+    return {"needed": needed, "seen": seen, "short": shortfall(needed, seen)}
