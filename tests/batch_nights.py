@@ -34,10 +34,14 @@ class BatchRun:
 
 
 def batch_run(out: Path, build: str, *, macs: int = 1, nights: int = 1, cycles_per_night: int = 3,
-              dwell_s: float = 45 * 60, seed: int = 1, network_change: float = 0.0, **twin) -> BatchRun:
+              dwell_s: float = 45 * 60, seed: int = 1, network_change: float = 0.0, mac_spec: dict | None = None,
+              **twin) -> BatchRun:
+    """``mac_spec``: fields set on every Mac's ``MacSpec`` (a fault, a clock step, a DST change)."""
     specs = fleet(macs)
     for m in specs:
         m.network_change = network_change
+        for k, v in (mac_spec or {}).items():
+            setattr(m, k, v)
     sim = simulate(TwinConfig(build=build, seed=seed, macs=specs, **twin),
                    SimPlan(nights=nights, cycles_per_night=cycles_per_night, dwell_s=dwell_s), out)
     scores = derive_run(sim.run_dir)

@@ -108,6 +108,7 @@ def test_replies_that_are_only_noise_fail_naming_the_noise_and_the_baud_rate(cab
 
 
 def test_a_late_reply_is_retried_with_the_same_id_and_acted_on_once(cable, firmware):
+    firmware.boot = ""  # a firmware without a boot id: the driver resends at once
     with driver(cable, timeout=0.3) as act:
         firmware.reply_delay_s = 0.45  # longer than one attempt: the driver must resend
         action = act.power_press(2, 10)
@@ -118,15 +119,42 @@ def test_a_late_reply_is_retried_with_the_same_id_and_acted_on_once(cable, firmw
     assert [a[0] for a in firmware.actions].count(rid) == 1
 
 
-def test_a_retried_action_keeps_the_instant_the_firmware_acted(cable, firmware):
+def test_a_late_reply_met_while_the_boot_id_is_checked_is_taken_and_acted_on_once(cable, firmware):
+    with driver(cable, timeout=0.3) as act:
+        firmware.reply_delay_s = 0.45
+        action = act.power_press(2, 10)
+    rid = action.request.split()[0]
+    assert [line for line in firmware.received if line.startswith(rid + " ")] == [action.request]
+    assert any(line.endswith(" PING") for line in firmware.received[-2:])  # asked before a resend
+    assert [a[0] for a in firmware.actions].count(rid) == 1 and action.reply.id == rid
+
+
+@pytest.mark.parametrize("boot", ["", "with boot id"])
+def test_a_retried_action_keeps_the_instant_the_firmware_acted(cable, firmware, boot):
+    if not boot:
+        firmware.boot = ""
     with driver(cable, timeout=0.3) as act:
         firmware.reply_delay_s = 0.45
         action = act.lid(1, close=True)
     acted = firmware.actions[-1][2]
-    assert action.attempts >= 2
     # rtt mapping through the offset of the last quick exchange, not the retry's send time
     assert abs(action.at - acted) < 0.1  # a naive midpoint of the retry would be ~0.37 s late
     assert action.received - action.at > 0.3
+
+
+def test_a_board_that_rebooted_is_never_pressed_twice_and_a_lid_is_checked_by_status(cable, firmware):
+    from rig.twin.faults import Faults
+
+    with driver(cable, timeout=0.3) as act:
+        boot = act.boot
+        firmware.faults = Faults({"actuator_reboot": 2})  # acts, resets before answering
+        with pytest.raises(ActuatorError, match=r"rebooted \(boot id .* -> .*\).*not resent"):
+            act.power_press(2, 10)
+        assert [a[1] for a in firmware.actions].count("PWR 2 PRESS") == 1
+        lid = act.lid(1, close=True)
+        assert act.boot != boot and firmware.boots == 3
+    assert [a[1] for a in firmware.actions].count("LID 1 CLOSE") == 1  # STATUS said closed: not resent
+    assert any("acted on the first send" in n for n in lid.notes)
 
 
 def test_a_hung_firmware_fails_with_every_attempt_in_the_error(cable, firmware):

@@ -85,6 +85,7 @@ class MacScript:
     signatures: Signatures
     offsets: dict = field(default_factory=dict)  # host -> Offsets (shared by a run's Macs)
     asleep: bool = False                         # the rig put the Mac to sleep, not yet woken
+    press_unsure: bool = False                   # a wake press failed: it may have pressed anyway
 
     @property
     def name(self) -> str:
@@ -324,8 +325,9 @@ def _wake(s: MacScript, k: int, prefix: str = ""):
     if s.mac.wake_by == "lid":
         act, kind = (yield Act(s.name, "lid", False)), "act_lid_open"
     else:
+        s.press_unsure = True  # until the actuator confirms: a press is not a state to set again
         act, kind = (yield Act(s.name, "press", s.plan.power_press_ms)), "act_power_press"
-    s.asleep = False
+    s.asleep = s.press_unsure = False
     if prefix:
         yield Note({"type": Rec.RECOVERY.value, "mac": s.name, "cycle": k, "step": f"{prefix} wake",
                     "request": act.request, "t": act.at})
@@ -335,7 +337,22 @@ def _wake(s: MacScript, k: int, prefix: str = ""):
 
 
 def _leave_awake(s: MacScript, k: int):
-    """After an interrupted or failed cycle, never leave a Mac the rig put to sleep asleep."""
+    """After an interrupted or failed cycle, never leave a Mac the rig put to sleep asleep.
+
+    If the wake press itself failed unconfirmed (an actuator that rebooted mid-request), the
+    press may have happened: a Mac that answers is awake and must not be pressed again (a
+    second press would put it back to sleep)."""
+    if s.press_unsure:
+        try:
+            yield Reach(s.name, s.plan.wake_timeout_s)
+            s.asleep = s.press_unsure = False
+            yield Note({"type": Rec.RECOVERY.value, "mac": s.name, "cycle": k, "step": "cleanup wake",
+                        "result": "the Mac answers: the unconfirmed press had woken it; not pressed again"})
+            return
+        except Unreachable:
+            pass
+        finally:
+            yield Hangup(s.name)
     try:
         yield from _wake(s, k, prefix="cleanup")
     except RunFolderError:

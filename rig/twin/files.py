@@ -29,8 +29,9 @@ def files_dir(root: Path, host: str) -> Path:
 class MacFiles:
     """Path resolution confined to one Mac's directory: nothing resolves outside it."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, faults=None):
         self.home = Path(home)
+        self.faults = faults  # rig.twin.faults.Faults: a transfer may be cut half way
         self.home.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o755)  # the OpenSSH door's sftp-server runs as another user
 
@@ -43,6 +44,17 @@ class MacFiles:
 
 
 class _Handle(paramiko.SFTPHandle):
+    cut = None  # fault: called with (offset, size); True closes the link (rig.twin.faults)
+
+    def read(self, offset, length):
+        f = self.readfile
+        if self.cut is not None and f is not None:
+            size = os.fstat(f.fileno()).st_size
+            if offset + length >= size // 2 and size and self.cut():
+                self.cut = None
+                return SFTP_FAILURE
+        return super().read(offset, length)
+
     def stat(self):
         f = self.readfile or self.writefile
         try:
@@ -60,6 +72,7 @@ class RootedSFTP(paramiko.SFTPServerInterface):
     def __init__(self, server, files: MacFiles, *args, **kwargs):
         super().__init__(server, *args, **kwargs)
         self.files = files
+        self.transport = getattr(server, "transport", None)
 
     def _path(self, path: str) -> Path:
         return self.files.resolve(path)
@@ -110,6 +123,8 @@ class RootedSFTP(paramiko.SFTPServerInterface):
             h.filename = str(path)
             h.readfile = f if mode != "wb" and mode != "ab" else None
             h.writefile = f if mode != "rb" else None
+            if self.files.faults is not None and self.transport is not None and h.readfile is not None:
+                h.cut = lambda: self.files.faults.take("sftp_drop") and (self.transport.close() or True)
             return h
         return self._call(op)
 

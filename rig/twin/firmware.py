@@ -35,13 +35,21 @@ from rig.drive.actuator_protocol import PROTOCOL, Request, format_reply, parse_r
 FIRMWARE = "twin-1.2.0"
 
 
+def _boot_id() -> str:
+    """A board's boot id: random per boot, so the rig can tell a reset from a slow reply."""
+    return os.urandom(4).hex()
+
+
 class Firmware:
-    def __init__(self, world, clock, channels: dict[int, object], link: Path | None = None):
+    def __init__(self, world, clock, channels: dict[int, object], link: Path | None = None, faults=None):
         self.world = world
         self.clock = clock
         self.channels = channels
         self.link = Path(link) if link is not None else None
         self.recent: OrderedDict[str, bytes] = OrderedDict()
+        self.faults = faults  # rig.twin.faults.Faults: ``actuator_reboot`` acts, then reboots unanswered
+        self.boot = _boot_id()
+        self.boots = 1
         self.version = FIRMWARE
         self.proto = PROTOCOL
         self.silent = False  # fault: hung, nothing is acted on or answered
@@ -121,6 +129,9 @@ class Firmware:
                 reply = self.handle(text)
                 if not reply:
                     continue
+                if self.faults is not None and b" PING" not in line and self.faults.take("actuator_reboot"):
+                    self.reboot()  # acted, then the board reset before its reply left
+                    continue
                 if self.reply_delay_s:
                     time.sleep(self.reply_delay_s)
                 if session != self._session:
@@ -131,6 +142,12 @@ class Firmware:
                     os.write(fd, self.preamble + reply)
                 except OSError:
                     return
+
+    def reboot(self) -> None:
+        """A board reset: a new boot id, and every remembered request id is gone."""
+        self.boot = _boot_id()
+        self.boots += 1
+        self.recent.clear()
 
     def handle(self, line: str) -> bytes | None:
         if not line:
@@ -152,7 +169,8 @@ class Firmware:
         now = self.clock.now()
         at = int(now * 1_000_000)
         if req.verb == "PING":
-            return format_reply(req.id, fw=self.version, proto=self.proto, channels=len(self.channels), at=at)
+            return format_reply(req.id, fw=self.version, proto=self.proto, channels=len(self.channels),
+                                boot=self.boot, at=at)
         mac = self.channels.get(req.channel)
         if mac is None:
             return format_reply(req.id, ok=False, code=2, text=f"no channel {req.channel}")

@@ -14,9 +14,17 @@ interface and address. The extension learns of it when its ``wake()`` is deliver
 update), its session's socket is dead from then on, and the gateway sees the next session come
 from the new address. The draw uses its own random stream, so a Mac without the knob behaves
 exactly as before.
+
+Faults a Mac can carry (``MacSpec``; docs/design.md, "Fault matrix"): ``never_wakes``;
+``needs_long_press`` (a wake from sleep is ignored until a press of 5 s or more has reset it:
+the recovery ladder's second rung); ``needs_ac_cycle`` (ignored until its AC was switched off
+and on: the third rung); ``clock_step_s`` (the Mac's clock steps at every full wake, as an NTP
+step after a long sleep does); ``tz_change`` (its UTC offset changes at an instant of the night,
+a DST change inside its pmset dump and unified log).
 """
 from __future__ import annotations
 
+import bisect
 import random
 import uuid
 
@@ -31,17 +39,21 @@ POWERD_PATH = "/System/Library/CoreServices/powerd.bundle/powerd"
 class Mac:
     def __init__(self, world, name: str, serial: int, *, kind: str = "laptop", skew: float = 0.0,
                  utc_offset_min: int = 0, build: str = "naive", dark_interval_s: float = 900.0,
-                 fault: str = "", macos: str = "15.3", network_change: float = 0.0):
+                 fault: str = "", macos: str = "15.3", network_change: float = 0.0,
+                 clock_step_s: float = 0.0, tz_change: tuple | None = None):
         from rig.twin.builds import model
 
         self.world = world
         self.name = name
         self.serial = serial
         self.kind = kind
-        self.skew = skew
-        self.utc_offset_min = utc_offset_min
+        self._skews = [(float("-inf"), skew)]  # (from virtual instant, skew): a clock step adds one
+        self._utc_offset_min = utc_offset_min
+        self.tz_change = (world.start + tz_change[0], int(tz_change[1])) if tz_change else None
+        self.clock_step_s = clock_step_s
         self.dark_interval_s = dark_interval_s
         self.fault = fault
+        self.stuck = False  # asleep and deaf to wake requests until the fault's remedy (see above)
         self.macos = macos
         self.boot_uuid = str(uuid.UUID(int=world.rng.getrandbits(128))).upper()
         self.boot_t = world.now - 3600.0
@@ -55,7 +67,8 @@ class Mac:
         self.lid_closed = False
         self.epoch = 0  # changes at every sleep and wake: a frozen process's timers die with it
         self.token = 0  # changes at every power transition: voids scheduled dark wakes
-        self.ac = True
+        self._ac = True
+        self._ac_cycled = False
         self.pmset: list[dict] = []
         self.records: list[tuple[float, dict]] = []
         self._mach_seq = 0
@@ -64,17 +77,47 @@ class Mac:
                       "phases": [[world.now, None, "full"]], "wakes": [], "sleeps": [], "handshakes": [],
                       "tunnel_ups": [], "tunnel_downs": [], "alerts": [], "dpd": [], "full_wakes": [],
                       "wake_requests": [], "network_changes": [], "failed_handshakes": [], "zombie": [],
-                      "offload_keepalives": 0}
+                      "offload_keepalives": 0, "clock_steps": [], "remedies": []}
         self.ext = model(build)(self, world)
         self.installed_version = f"{self.ext.version}-{build}"
         self.ext_pid = 300 + serial * 7
 
     # -- clock --------------------------------------------------------------------------------
     def clock(self, virtual: float | None = None) -> float:
-        return (self.world.now if virtual is None else virtual) + self.skew
+        """The Mac's clock at a virtual instant (a stepped clock keeps its old skew before the step)."""
+        t = self.world.now if virtual is None else virtual
+        i = bisect.bisect_right(self._skews, (t, float("inf"))) - 1
+        return t + self._skews[i][1]
+
+    @property
+    def skew(self) -> float:
+        return self._skews[-1][1]
 
     def reachable(self) -> bool:
         return self.power == "full"
+
+    def utc_offset_at(self, virtual: float) -> int:
+        """The Mac's UTC offset (minutes) at a virtual instant: a DST change moves it once."""
+        if self.tz_change is not None and virtual >= self.tz_change[0]:
+            return self.tz_change[1]
+        return self._utc_offset_min
+
+    @property
+    def utc_offset_min(self) -> int:
+        return self.utc_offset_at(self.world.now)
+
+    @property
+    def ac(self) -> bool:
+        return self._ac
+
+    @ac.setter
+    def ac(self, on: bool) -> None:
+        if self._ac and not on:
+            self._ac_cycled = True  # off now; on again below is the third rung's remedy
+        elif on and not self._ac and self._ac_cycled and self.fault == "needs_ac_cycle" and self.stuck:
+            self.stuck = False
+            self.truth["remedies"].append({"t": self.world.now, "remedy": "ac cycle"})
+        self._ac = on
 
     # -- logs ---------------------------------------------------------------------------------
     def _pmset(self, domain: str, message: str, state: bool = False) -> None:
@@ -90,8 +133,9 @@ class Mac:
         for e in self.pmset:
             dur = None
             if e["state"] and e["end"] is not None:
-                dur = int(self.clock(e["end"])) - int(self.clock(e["t"]))
-            lines.append(formats.pmset_line(self.clock(e["t"]), self.utc_offset_min, e["domain"], e["msg"], dur))
+                start = self.clock(e["t"])  # elapsed time: a clock step in between is not in it
+                dur = int(start + (e["end"] - e["t"])) - int(start)
+            lines.append(formats.pmset_line(self.clock(e["t"]), self.utc_offset_at(e["t"]), e["domain"], e["msg"], dur))
         return "".join(line + "\n" for line in lines)
 
     def _record(self, subsystem: str, category: str, message: str, path: str, pid: int, thread: int) -> None:
@@ -104,7 +148,7 @@ class Mac:
             "subsystem": subsystem, "category": category, "threadID": thread,
             "senderImageUUID": "6C1D2F0A-1B7E-3A55-9C2E-5D0B7A9E4F11", "bootUUID": self.boot_uuid,
             "processImagePath": path, "senderImagePath": path,
-            "timestamp": formats.unified_timestamp(self.clock(t), self.utc_offset_min),
+            "timestamp": formats.unified_timestamp(self.clock(t), self.utc_offset_at(t)),
             "machTimestamp": mach, "eventMessage": message,
             "processImageUUID": "6C1D2F0A-1B7E-3A55-9C2E-5D0B7A9E4F11",
             "traceID": (self.serial << 56) + self._mach_seq * 1024 + 9_007_199_254_740_993,
@@ -147,12 +191,15 @@ class Mac:
     def power_press(self, ms: int) -> None:
         if self.power == "full":
             self.request_sleep("Power Button Sleep")
+        elif ms >= 5000 and self.fault == "needs_long_press" and self.stuck:
+            self.stuck = False  # a long press resets it; the next press wakes it
+            self.truth["remedies"].append({"t": self.world.now, "remedy": "long press"})
         else:
             self.request_full_wake("power")
 
     def request_full_wake(self, cause: str) -> None:
         self.truth["wake_requests"].append({"t": self.world.now, "cause": cause})
-        if self.power == "full" or self.fault == "never_wakes":
+        if self.power == "full" or self.fault == "never_wakes" or self.stuck:
             return
         self.world.after(self.world.rng.uniform(0.25, 0.7), self._full_wake, cause, self.world.now)
 
@@ -174,6 +221,8 @@ class Mac:
         self._pmset("Sleep", f"Entering Sleep state due to '{reason}':TCPKeepAlive=active Using {src} (Charge:100%)", state=True)
         self._powerd(f"Entering Sleep state due to '{reason}':TCPKeepAlive=active")
         self.truth["sleeps"].append({"t": self.world.now, "reason": reason})
+        if self.fault in ("needs_long_press", "needs_ac_cycle") and reason != "Maintenance Sleep":
+            self.stuck, self._ac_cycled = True, False
         self._phase("sleep")
         interval = self.dark_interval_s * self.world.rng.uniform(0.85, 1.15)
         self.world.after(interval, self._dark_wake, self.token)
@@ -210,6 +259,10 @@ class Mac:
         else:
             why = "EC.LidOpen/Lid Open" if cause == "lid" else "EC.PowerButton/User"
             self.epoch += 1
+            if self.clock_step_s:  # stepped as the Mac wakes: its wake lines carry the new time
+                self._skews.append((self.world.now, self.skew + self.clock_step_s))
+                self.truth["clock_steps"].append({"t": self.world.now, "step": self.clock_step_s,
+                                                  "skew": self.skew})
             self._pmset("Wake", f"Wake from Normal Sleep [CDNVA] : due to {why} Using {src} (Charge:100%)", state=True)
             self._powerd(f"Wake from Normal Sleep [CDNVA] : due to {why}")
             self.truth["wakes"].append({"t": self.world.now, "kind": "full"})

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rig.lab.clock import ScaledClock
 from rig.twin import keys
+from rig.twin.faults import Faults
 from rig.twin.files import MacFiles, files_dir
 from rig.twin.firmware import Firmware
 from rig.twin.gateway import Gateway
@@ -37,9 +38,18 @@ class MacSpec:
     kind: str = "laptop"  # laptop (lid) | desktop (pmset sleepnow, power button)
     skew: float = 0.0
     utc_offset_min: int = 0
-    fault: str = ""  # "" | never_wakes
+    fault: str = ""  # "" | never_wakes | needs_long_press | needs_ac_cycle (rig.twin.mac)
     network_change: float = 0.0  # chance that a wake from sleep finds the Mac on another network
     tags: list = field(default_factory=list)
+    clock_step_s: float = 0.0  # fault: the Mac's clock steps by this much at every full wake (NTP)
+    tz_change: list = field(default_factory=list)  # fault: [after_s, utc_offset_min] (a DST change)
+
+    def model(self, world, serial: int, build: str, dark_interval_s: float) -> Mac:
+        """The twin Mac this spec describes (the live twin and the batch build it the same way)."""
+        return Mac(world, self.name, serial, kind=self.kind, skew=self.skew, utc_offset_min=self.utc_offset_min,
+                   build=build, dark_interval_s=dark_interval_s, fault=self.fault,
+                   network_change=self.network_change, clock_step_s=self.clock_step_s,
+                   tz_change=tuple(self.tz_change) or None)
 
 
 DEFAULT_MACS = [
@@ -58,6 +68,7 @@ class TwinConfig:
     gateway_skew: float = 0.6
     dark_interval_s: float = 900.0
     actuator_answers: int = -1  # fault: the firmware answers this many requests, then hangs (-1: never)
+    faults: dict = field(default_factory=dict)  # door faults on demand (rig.twin.faults), name -> times
 
     @classmethod
     def from_json(cls, text: str) -> "TwinConfig":
@@ -67,6 +78,11 @@ class TwinConfig:
         if macs:
             cfg.macs = macs
         return cfg
+
+
+def _is_log_fetch(command: str) -> bool:
+    """The gateway's log command (its ``journalctl``), not an offset measurement."""
+    return command.lstrip().startswith("journalctl")
 
 
 def _toml_str(s: str) -> str:
@@ -85,6 +101,7 @@ class TwinLab:
         # host -> (shell handler, awake?): what both doors call (embedded sshd, door socket)
         self.hosts: dict[str, tuple] = {}
         self.door: DoorSocket | None = None
+        self.faults = Faults(cfg.faults)
 
     def start(self) -> Path:
         root, cfg, world = self.root, self.cfg, self.world
@@ -95,12 +112,10 @@ class TwinLab:
         world.gateway = gw
         known = []
         for i, spec in enumerate(cfg.macs, start=1):
-            mac = Mac(world, spec.name, i, kind=spec.kind, skew=spec.skew, utc_offset_min=spec.utc_offset_min,
-                      build=cfg.build, dark_interval_s=cfg.dark_interval_s, fault=spec.fault,
-                      network_change=spec.network_change)
+            mac = spec.model(world, i, cfg.build, cfg.dark_interval_s)
             world.macs[spec.name] = mac
             hk = keys.new_key(root / f"hostkey_{spec.name}")
-            files = MacFiles(files_dir(root, spec.name))
+            files = MacFiles(files_dir(root, spec.name), self.faults)
             self.hosts[spec.name] = (lambda cmd, m=mac, f=files: self._run(mac_shell, m, cmd, f),
                                      lambda m=mac: self._reachable(m))
             srv = TwinSSHServer(spec.name, hk, client, USER, handler=self.hosts[spec.name][0],
@@ -108,9 +123,10 @@ class TwinLab:
             self.servers[spec.name] = srv
             known.append(keys.known_hosts_line("127.0.0.1", srv.port, hk))
         ghk = keys.new_key(root / "hostkey_gateway")
-        self.hosts[gw.name] = (lambda cmd: self._run(gateway_shell, gw, cmd), lambda: True)
+        self.hosts[gw.name] = (lambda cmd: self._gateway(gw, cmd), lambda: True)
         gsrv = TwinSSHServer(gw.name, ghk, client, USER, handler=self.hosts[gw.name][0],
-                             reachable=self.hosts[gw.name][1]).start()
+                             reachable=self.hosts[gw.name][1],
+                             cut_output=lambda cmd: _is_log_fetch(cmd) and self.faults.take("gateway_fetch_drop")).start()
         self.servers[gw.name] = gsrv
         known.append(keys.known_hosts_line("127.0.0.1", gsrv.port, ghk))
         (root / "known_hosts").write_text("\n".join(known) + "\n")
@@ -120,7 +136,8 @@ class TwinLab:
             for mac in world.macs.values():
                 mac.ext.start()
         channels = {i: world.macs[s.name] for i, s in enumerate(cfg.macs, start=1)}
-        self.firmware = Firmware(world, self.clock, channels, root / "usb-rig-actuator-TWIN0001-if00")
+        self.firmware = Firmware(world, self.clock, channels, root / "usb-rig-actuator-TWIN0001-if00",
+                                 faults=self.faults)
         self.firmware.answers = cfg.actuator_answers
         self.firmware.start()
         shutil.copy(Path(__file__).with_name("signatures.toml"), root / "signatures.toml")
@@ -130,6 +147,11 @@ class TwinLab:
         lab = root / "lab.toml"
         lab.write_text(self._lab_toml(gsrv.port))
         return lab
+
+    def _gateway(self, gw, cmd: str):
+        if _is_log_fetch(cmd) and self.faults.take("gateway_down"):
+            return b"", b"journalctl: Failed to open journal directory /var/log/journal: Input/output error\n", 1
+        return self._run(gateway_shell, gw, cmd)
 
     def _run(self, shell, host, cmd, *extra):
         self.world.advance(self.clock.now())
@@ -159,7 +181,7 @@ class TwinLab:
         self.world.advance(self.clock.now())
         path = self.root / "truth.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.world.truth(), indent=1))
+        tmp.write_text(json.dumps({**self.world.truth(), "faults": dict(self.faults.struck)}, indent=1))
         tmp.replace(path)
         return path
 

@@ -141,10 +141,7 @@ class Night:
         self.gw = Gateway(self.world, users=sim.users, dpd_s=cfg.dpd_s, skew=cfg.gateway_skew)
         self.world.gateway = self.gw
         for i, spec in enumerate(cfg.macs, start=1):
-            self.world.macs[spec.name] = Mac(
-                self.world, spec.name, i, kind=spec.kind, skew=spec.skew, utc_offset_min=spec.utc_offset_min,
-                build=cfg.build, dark_interval_s=cfg.dark_interval_s, fault=spec.fault,
-                network_change=spec.network_change)
+            self.world.macs[spec.name] = spec.model(self.world, i, cfg.build, cfg.dark_interval_s)
         for mac in self.world.macs.values():
             mac.ext.start()
         self.ctl = Controller(f"{cfg.seed}/controller/{index}")

@@ -20,8 +20,9 @@ Handler = Callable[[str], tuple[bytes, bytes, int]]
 
 
 class _Iface(paramiko.ServerInterface):
-    def __init__(self, server: "TwinSSHServer"):
+    def __init__(self, server: "TwinSSHServer", transport: paramiko.Transport):
         self.server = server
+        self.transport = transport  # what a fault closes (rig.twin.faults)
 
     def get_allowed_auths(self, username):
         return "publickey"
@@ -36,14 +37,17 @@ class _Iface(paramiko.ServerInterface):
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_exec_request(self, channel, command):
-        threading.Thread(target=self.server.run_command, args=(channel, command), daemon=True).start()
+        threading.Thread(target=self.server.run_command, args=(channel, command, self.transport),
+                         daemon=True).start()
         return True
 
 
 class TwinSSHServer:
     def __init__(self, name: str, host_key: paramiko.PKey, authorized: paramiko.PKey, user: str,
-                 handler: Handler, reachable: Callable[[], bool], files: MacFiles | None = None):
+                 handler: Handler, reachable: Callable[[], bool], files: MacFiles | None = None,
+                 cut_output: Callable[[str], bool] = lambda command: False):
         self.name = name
+        self.cut_output = cut_output  # fault: send half of this command's output, then drop the link
         self.files = files
         self.host_key = host_key
         self.authorized = authorized
@@ -81,16 +85,21 @@ class TwinSSHServer:
         if self.files is not None:
             t.set_subsystem_handler("sftp", paramiko.SFTPServer, RootedSFTP, self.files)
         try:
-            t.start_server(server=_Iface(self))
+            t.start_server(server=_Iface(self, t))
         except (paramiko.SSHException, EOFError, OSError):
             t.close()
             return
         with self._lock:
             self._transports = [x for x in self._transports if x.is_active()] + [t]
 
-    def run_command(self, channel: paramiko.Channel, command: bytes) -> None:
+    def run_command(self, channel: paramiko.Channel, command: bytes, transport=None) -> None:
         try:
-            out, err, status = self.handler(command.decode("utf-8", "replace"))
+            text = command.decode("utf-8", "replace")
+            out, err, status = self.handler(text)
+            if transport is not None and self.cut_output(text):
+                channel.sendall(out[: len(out) // 2])
+                transport.close()
+                return
             if out:
                 channel.sendall(out)
             if err:

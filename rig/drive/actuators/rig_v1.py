@@ -23,6 +23,12 @@ What it guarantees, and why:
   memory without acting again. A doubled power press would put the Mac straight back to sleep.
 - **The device is checked at open.** ``PING`` must report protocol 1 and firmware 1.0 or later
   (the first that remembers ids: with an older one a retry *could* double a press).
+- **A rebooted board is detected, never double-acted.** A firmware that reports a ``boot=`` id
+  in its PING reply forgets remembered ids when it resets, so before a request is resent the
+  driver PINGs: a new boot id means the first send may or may not have acted. A lid or AC
+  request sets a state and is sent again with a new id (doing it twice is harmless); a power
+  press is never resent: the request fails naming the reboot, and the cycle is a rig error
+  instead of a doubled press.
 - **Unplugged is not fatal.** If the port fails (USB unplugged, the adapter re-enumerated), the
   driver closes it, re-opens the stable path (waiting up to ``reopen_s``) and resends the same
   id. The MCU kept running, so its id memory survives and the action happens at most once. If the
@@ -69,6 +75,7 @@ class RigV1Actuator(Backend):
         self._offset: float | None = None  # controller clock minus firmware clock (seconds)
         self.firmware = ""
         self.channels = 0
+        self.boot = ""  # the board's boot id (PING ``boot=``), if its firmware reports one
 
     # -- port ---------------------------------------------------------------------------------
     def open(self) -> "RigV1Actuator":
@@ -95,6 +102,7 @@ class RigV1Actuator(Backend):
                                 f"update the firmware")
         self.firmware = fw
         self.channels = int(ping.fields.get("channels", "0") or 0)
+        self.boot = ping.fields.get("boot", "")
 
     def _next_id(self) -> str:
         return str(next(self._ids))
@@ -107,6 +115,7 @@ class RigV1Actuator(Backend):
         problems: list[str] = []
         notes: list[str] = []
         attempt = 0
+        first_sent = self.clock.now()
         while attempt <= self.retries:
             attempt += 1
             try:
@@ -115,8 +124,16 @@ class RigV1Actuator(Backend):
             except ActuatorError as e:
                 problems.append(f"attempt {attempt}: {str(e).removeprefix(self.name + ': ')}")
                 break  # the re-open deadline has passed: nothing left to try
+            if attempt > 1 and req.verb not in ("PING", "STATUS") and self.boot:
+                checked = self._after_reboot(req, first_sent, attempt, notes)
+                if isinstance(checked, Reply):  # the late answer came in while the board was asked
+                    return self._answered(req, checked, sent, self.clock.now(), attempt - 1, notes, clean=False)
+                if isinstance(checked, Action):
+                    return checked
+                req, text = checked, checked.line().decode().strip()
             seen = len(notes)
             sent = self.clock.now()
+            first_sent = sent if attempt == 1 else first_sent
             try:
                 self.port.write(req.line())
                 reply = self._read_reply(req.id, time.monotonic() + wait, notes)
@@ -131,25 +148,75 @@ class RigV1Actuator(Backend):
                         f"{self.port.baud})") if noise else ""
                 problems.append(f"attempt {attempt}: no reply within {wait:g} s{hint}")
                 continue
-            if not reply.ok:
-                meaning = ERR_CODES.get(reply.code, "unknown code")
-                raise ActuatorError(f"{self.name}: {text!r} refused: ERR {reply.code} ({meaning}) {reply.text}")
-            at = self._instant(req, reply, sent, received, clean=attempt == 1)
-            return Action(text, at, sent, received, attempt, reply, tuple(notes))
+            return self._answered(req, reply, sent, received, attempt, notes, clean=attempt == 1)
         raise ActuatorError(f"{self.name}: no valid reply to {text!r} after {attempt} attempt(s): "
                             f"{'; '.join(problems)}")
 
-    def _read_reply(self, rid: str, deadline: float, notes: list) -> Reply | None:
+    def _answered(self, req: Request, reply: Reply, sent: float, received: float, attempt: int,
+                  notes: list, clean: bool) -> Action:
+        """The action a reply reports; only a quick, first-try exchange (``clean``) recalibrates
+        the clock offset."""
+        text = req.line().decode().strip()
+        if not reply.ok:
+            meaning = ERR_CODES.get(reply.code, "unknown code")
+            raise ActuatorError(f"{self.name}: {text!r} refused: ERR {reply.code} ({meaning}) {reply.text}")
+        at = self._instant(req, reply, sent, received, clean=clean)
+        return Action(text, at, sent, received, attempt, reply, tuple(notes))
+
+    def _after_reboot(self, req: Request, first_sent: float, attempt: int, notes: list):
+        """Before resending ``req``: did the board reset since it was sent? (class docstring).
+
+        -> the request to send (``req``, or a new id after a reset), the :class:`Action` when
+        the board's STATUS shows the first send already took effect (its instant: that send), or
+        the late :class:`Reply` to ``req`` itself if it arrives while the board is asked."""
+        boot = self._ping_boot(req, notes)
+        if isinstance(boot, Reply):
+            return boot
+        if not boot or boot == self.boot:
+            return req
+        was, self.boot = self.boot, boot
+        what = f"the actuator rebooted (boot id {was} -> {boot}) before answering {req.line().decode().strip()!r}"
+        if req.verb == "PWR":
+            raise ActuatorError(f"{self.name}: {what}; it may have pressed already, so the press is not "
+                                f"resent (a doubled press would put the Mac back to sleep)")
+        want = {"LID": ("lid", {"CLOSE": "closed", "OPEN": "open"}), "AC": ("ac", {"ON": "on", "OFF": "off"})}
+        key, states = want[req.verb]
+        status = self.request(Request(self._next_id(), "STATUS", req.channel)).reply
+        if status.fields.get(key) == states[req.arg]:
+            notes.append(f"{what}; STATUS shows it acted on the first send, whose instant is kept")
+            return Action(req.line().decode().strip(), first_sent, first_sent, self.clock.now(), attempt, status,
+                          tuple(notes))
+        notes.append(f"{what}; STATUS shows it had not acted: sent again with a new id")
+        return Request(self._next_id(), req.verb, req.channel, req.arg, req.ms)
+
+    def _ping_boot(self, req: Request, notes: list):
+        """The board's boot id now (``""`` if unknown), or the late reply to ``req`` if it comes first."""
+        ping = Request(self._next_id(), "PING")
+        try:
+            self.port.write(ping.line())
+            reply = self._read_reply((ping.id, req.id), time.monotonic() + self.timeout, notes)
+        except (serial.SerialException, OSError):
+            return ""  # the resend meets the same port trouble and reports it
+        if reply is not None and reply.id == req.id:
+            return reply
+        return reply.fields.get("boot", "") if reply is not None and reply.ok else ""
+
+    def _read_reply(self, rids, deadline: float, notes: list) -> Reply | None:
+        """The first reply to one of ``rids`` (an id, or a tuple of ids) before ``deadline``."""
+        rids = (rids,) if isinstance(rids, str) else tuple(rids)
         while True:
             raw = self.port.read_line(deadline)
             if raw is None:
                 return None
-            reply, junk = find_reply(raw, rid)
+            for rid in rids:
+                reply, junk = find_reply(raw, rid)
+                if reply is not None:
+                    break
             if junk:
                 notes.append(f"skipped {len(junk)} bytes of noise {junk[:16]!r}")
             if reply is None:
                 continue
-            if reply.id == rid:
+            if reply.id in rids:
                 return reply
             notes.append(f"skipped a late reply to id {reply.id}")
 
