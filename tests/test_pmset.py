@@ -328,6 +328,42 @@ def test_stamp_without_domain_or_message_is_rejected():
     assert res.rejected_lines == [2]
 
 
+@pytest.mark.parametrize("garbage", [
+    "lorem ipsum dolor",                  # prose
+    "\x00\x01\x02binary",                  # control bytes
+    "caf\ufffd bytes that were not UTF-8",   # decode replacement char
+    "{\"json\": true}",                    # another tool's output
+    "  \x1b[31m coloured indent",           # an indented line with an escape sequence
+])
+def test_garbage_between_stamped_lines_is_rejected_not_skipped(garbage):
+    good = pm("2025-02-07 07:00:05 -0500", "Sleep", "Entering Sleep state due to 'Idle Sleep': Using AC")
+    res = parse_pmset("\n".join([good, garbage, good]), "mac")
+    assert (res.parsed, res.skipped, res.rejected_lines) == (2, 0, [2])
+    assert_counts_add_up(res)
+
+
+def test_pmset_structure_without_stamps_is_skipped_not_rejected():
+    text = "\n".join([
+        "Time stamp                Domain              Message                                                                         Duration  Delay",
+        "==========                ======              =======                                                                         ========  =====",
+        "UUID: 1234-5678",
+        "Sleep/Wakes since boot at 2/1/25, 09:12:03 :4   Dark Wake Count in this sleep cycle:2",
+        "   pid 123(caffeinate): [0x0000] 00:00:10 PreventUserIdleSystemSleep named: \"caffeinate\"",
+        "No kernel assertions.",
+        "",
+        "# a comment",
+    ])
+    res = parse_pmset(text, "mac")
+    assert (res.rejected, res.skipped) == (0, 8)
+
+
+def test_other_pmset_commands_are_not_a_power_log_and_say_so():
+    # `pmset -g batt` pasted where a `pmset -g log` belongs: its lines are rejected, not skipped
+    res = parse_file("pmset_g_batt_states_id37663028375.txt")
+    assert res.parsed == 0 and res.rejected >= 5
+    assert_counts_add_up(res)
+
+
 def test_another_tools_line_pasted_into_a_dump_is_rejected():
     res = parse_file("pmset_log_apple_silicon_m1pro_macos15.3_2025-02.txt")
     assert res.rejected_lines == [17]  # a unified-log line with a µs stamp

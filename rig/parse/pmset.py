@@ -16,11 +16,14 @@ domains unpadded), a TAB (pasted copies have spaces), the message, optionally ``
 
 Every line lands in exactly one bucket of :class:`~rig.events.ParseResult`:
 power rows are ``parsed``; other timestamped lines (Assertions, Wake Requests, Client Acks,
-WakeTime, sleepservices, …) are kept as ``Kind.OTHER`` rows and counted in ``other``; headers,
-``UUID:`` lines, blank, ``#`` comment and continuation lines (no leading timestamp) are
-``skipped``; a line that starts like a timestamp but cannot be understood (garbled stamp, no
-message, a power message that does not follow the grammar, another tool's timestamp) is
-``rejected`` with its line number.
+WakeTime, sleepservices, …) are kept as ``Kind.OTHER`` rows and counted in ``other``; the
+structure pmset prints around them (its headers, ``====`` rules, ``UUID:`` and ``Sleep/Wakes
+since boot`` lines, indented continuation and assertion-detail lines, a power message pasted
+without its stamp, ``...``), blank and ``#`` comment lines are ``skipped``; anything else is
+``rejected`` with its line number: a line that starts like a timestamp but cannot be understood
+(garbled stamp, no message, a power message that does not follow the grammar, another tool's
+timestamp), and a line that is none of pmset's structure (garbage, control bytes, bytes that
+were not UTF-8). So garbage is counted as bad, never waved through as "structure".
 
 Pasted samples are tolerated: a surrounding backtick pair (Markdown inline code), Markdown
 quote markers (``> ``) and an emphasis marker (``_`` / ``*``) before the timestamp.
@@ -189,6 +192,21 @@ def _split_domain(rest: str) -> tuple[str, str]:
     return dom, msg
 
 
+# What pmset prints around its timestamped lines (see the module docstring), after the decor.
+_STRUCTURE = re.compile(
+    r"(?:Time stamp\b|={3,}|-{3,}|Sleep/Wakes since boot\b|Total Sleep/Wakes\b|UUID:|\.{3}\Z|…\Z"
+    r"|id=\d|pid \d+\(|Kernel Assertions:|No kernel assertions\b|Assertion status|Listed by owning process:"
+    r"|Entering (?:Sleep|DarkWake) state\b|DarkWake to FullWake\b|(?:DarkWake|Wake) from\b)", _A)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+
+
+def _is_structure(raw: str, body: str) -> bool:
+    """A line without a stamp that pmset itself prints (a header, a detail, a continuation)."""
+    if _CONTROL.search(raw.rstrip("\r")):
+        return False
+    return raw[:1] in (" ", "\t") or _STRUCTURE.match(body) is not None
+
+
 def parse_pmset(text: str, host: str) -> ParseResult:
     """Parse a whole ``pmset -g log`` dump (or a pasted piece of one).
 
@@ -210,7 +228,10 @@ def parse_pmset(text: str, host: str) -> ParseResult:
         d = _DECOR.match(raw)
         body = raw[d.end():]
         if not _TS_LIKE.match(body):
-            res.skipped += 1  # header, UUID:, separator, continuation line
+            if _is_structure(raw, body):
+                res.skipped += 1  # header, UUID:, separator, continuation line
+            else:
+                res.reject(no)
             continue
         marks = d["marks"]
         body = body.rstrip()
