@@ -104,7 +104,8 @@ def repair_tail(path: Path) -> int:
 
 
 def read_journal(path: Path) -> tuple[list[dict], int]:
-    """All records, plus the number of unreadable (torn) lines, those set aside included."""
+    """All records, plus the number of unreadable lines (torn, garbage, JSON that is no object),
+    the torn ones set aside included."""
     records, bad = [], 0
     p = Path(path)
     aside = Path(str(p) + TORN_SUFFIX)
@@ -113,13 +114,21 @@ def read_journal(path: Path) -> tuple[list[dict], int]:
     if not p.exists():
         return [], bad
     for line in p.read_bytes().splitlines():
-        if not line.strip():
-            continue
-        try:
-            records.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            bad += 1
+        if line.strip():
+            bad += not _take(line, records)
     return records, bad
+
+
+def _take(line: bytes, records: list[dict]) -> bool:
+    """Append the record on ``line``; False when it is none (torn, garbage, JSON but no object)."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(rec, dict):
+        return False
+    records.append(rec)
+    return True
 
 
 #: Where writers that share a run folder keep their own journal (one file per Mac): parallel
@@ -151,10 +160,7 @@ def read_run_journal(run_dir) -> tuple[list[dict], int]:
     main = _lines(run_dir / "journal.jsonl")
     records, bad = [], 0
     for line in main + _unmerged(run_dir, set(main)):
-        try:
-            records.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            bad += 1
+        bad += not _take(line, records)
     return records, bad
 
 

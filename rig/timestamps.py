@@ -40,6 +40,16 @@ def log_show_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S+0000")
 
 
+#: Epoch seconds of the instants every parser accepts (1970-01-01 up to the end of 2261, inside
+#: ``datetime64[ns]``): the same bounds as :func:`valid_date`.
+EPOCH_MAX = 9_214_646_400.0   # 2262-01-01T00:00:00Z
+
+
+def valid_epoch(epoch: float) -> bool:
+    """An epoch-seconds reading a clock can have written (finite, 1970…2261)."""
+    return 0.0 <= epoch < EPOCH_MAX
+
+
 @lru_cache(maxsize=4096)
 def valid_date(d: str) -> bool:
     """``YYYY-MM-DD`` is a real calendar date inside what ``datetime64[ns]`` can hold

@@ -18,3 +18,18 @@ def cable(tmp_path):
     pair = SocatPair(tmp_path).plug()
     yield pair
     pair.unplug()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz figures (``tests/test_fuzz.py``): lines fed per parser and what became of them."""
+    # recorded at the fixture's teardown, so found on the teardown report (stats key "")
+    rows = dict((r.nodeid.split("::")[-1], dict(r.user_properties)["fuzz"])
+                for reports in terminalreporter.stats.values() for r in reports
+                if getattr(r, "when", None) == "teardown" and "fuzz" in dict(r.user_properties)).items()
+    if not rows:
+        return
+    cols = ["lines", "valid", "mutated", "garbage", "rejected", "garbage_rejected", "crashes"]
+    terminalreporter.section("fuzz figures")
+    terminalreporter.line(f"{'parser':<30}" + "".join(f"{c:>17}" for c in cols))
+    for name, t in sorted(rows):
+        terminalreporter.line(f"{name:<30}" + "".join(f"{t[c]:>17,}" for c in cols))

@@ -67,6 +67,7 @@ def test_the_report_modules_write_no_markup_by_hand():
 SCRIPT_P = "<script>alert(1)</script>"
 IMG_P = '"><img src=x onerror=alert(1)>'
 TOKEN = "token=SECRET123"
+MD_P = "`](http://evil.example) **bold** <img src=y> ``"   # leaves a one-backtick code span
 
 
 def _hostile_folder(out: Path) -> Path:
@@ -89,7 +90,7 @@ def _hostile_folder(out: Path) -> Path:
     ])
     meta = json.loads((run / "run.json").read_text())
     assert any(re.fullmatch(p, TOKEN) for p in meta["redact"])       # the lab masks (?i)token=\S+
-    meta["build"] = "b" + SCRIPT_P + IMG_P + " " + TOKEN
+    meta["build"] = "b" + SCRIPT_P + IMG_P + MD_P + " " + TOKEN
     meta["command"] = ["rig", "run", f"--{TOKEN}", SCRIPT_P]
     (run / "run.json").write_text(json.dumps(meta))
     j = Journal(run / "journal.jsonl")
@@ -141,9 +142,26 @@ def test_no_payload_reaches_any_page_as_markup_and_each_is_shown_escaped(outputs
     tips = " ".join(re.findall(r"<title>(.*?)</title>", report, re.S))
     assert str(escape(SCRIPT_P)) in tips and str(escape(IMG_P)) in tips  # ... with the payloads as text
     for name in ("report.html", "compare.html", "trend.html"):       # the build name, escaped, not dropped
-        assert str(escape("b" + SCRIPT_P + IMG_P + " [REDACTED]")) in pages[name], name
+        assert str(escape("b" + SCRIPT_P + IMG_P + MD_P + " [REDACTED]")) in pages[name], name
     section = report[report.index("Rig errors and unscored cycles"):]
     assert str(escape(f"collect: {SCRIPT_P} {IMG_P} gateway said [REDACTED]")) in section
+
+
+def test_a_hostile_build_stays_inside_its_code_span_in_the_markdown_files(outputs):
+    """Rendered by a real CommonMark parser (raw HTML on, as chat tools allow), the build name of
+    summary.md and compare.md is one <code> element's text: no link, emphasis or tag escapes it."""
+    from html import unescape
+
+    from markdown_it import MarkdownIt
+
+    _, files = outputs
+    build = "b" + SCRIPT_P + IMG_P + MD_P + " [REDACTED]"
+    for name in ("summary.md", "compare.md"):
+        html = MarkdownIt("commonmark", {"html": True}).render(files[name].read_text())
+        assert "evil.example\"" not in html and "<img" not in html and "<script" not in html, name
+        assert "<strong>bold" not in html, name
+        codes = [unescape(c) for c in re.findall(r"<code>(.*?)</code>", html, re.S)]
+        assert any(build in c for c in codes), name
 
 
 def test_the_token_is_in_no_output_file_and_its_mask_is(outputs):
@@ -160,3 +178,17 @@ def test_the_token_is_in_no_output_file_and_its_mask_is(outputs):
     assert ev["session"].eq("[REDACTED]").any() and ev["detail"].str.contains("[REDACTED]", regex=False).any()
     for name in ("report.html", "scores.json", "cycles.csv"):        # summary.md shows no reason
         assert "[REDACTED]" in files[name].read_text(), name
+
+
+@pytest.mark.parametrize("text", ["plain", "a`b", "`lead", "trail`", "``double`` and `single`",
+                                  "line\nbreak # heading", "tab\tand\x00nul", "[x](http://e.example)"])
+def test_md_code_is_one_code_span_holding_the_text(text):
+    from html import unescape
+
+    from markdown_it import MarkdownIt
+    from rig.report.templating import md_code
+
+    html = MarkdownIt("commonmark", {"html": True}).render("build " + md_code(text) + " end")
+    spans = re.findall(r"<code>(.*?)</code>", html, re.S)
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    assert html.count("<p>") == 1 and len(spans) == 1 and unescape(spans[0]) == shown

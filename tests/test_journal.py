@@ -48,3 +48,15 @@ def test_a_full_disk_is_a_journal_error_naming_the_file(tmp_path, monkeypatch):
     with pytest.raises(JournalError, match=r"j\.jsonl: cannot append a record: No space left") as e:
         j.append({"type": "step"})
     assert e.value.errno == errno.ENOSPC
+
+
+def test_json_that_is_no_record_is_counted_bad_and_never_reaches_a_reader(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"type":"cycle_start","mac":"m","cycle":1}\n1\n"x"\n[1,2]\nnull\n'
+                     b'{"type":"cycle_end","mac":"m","cycle":1,"outcome":"ok"}\n')
+    records, bad = read_journal(path)
+    assert bad == 4 and [r["type"] for r in records] == ["cycle_start", "cycle_end"]
+    assert jmod.cycles_from_journal(records)[("m", 1)]["outcome"] == "ok"
+    (tmp_path / "journal.jsonl").rename(tmp_path / "j2")
+    (tmp_path / "journal.jsonl").write_bytes((tmp_path / "j2").read_bytes())
+    assert jmod.read_run_journal(tmp_path) == (records, 4)

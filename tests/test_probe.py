@@ -1,6 +1,7 @@
 """The probe's lines become probe_ok / probe_fail events; bad lines are counted, never fatal."""
 import shlex
 
+import pytest
 from rig.events import Kind
 from rig.drive.probe import MARKER, parse_probe, start_line
 
@@ -23,3 +24,10 @@ def test_the_start_line_quotes_the_url_so_a_hostile_url_stays_one_argument():
     url = "https://canary.example/x;rm -rf /"
     argv = shlex.split(start_line(url).removesuffix(" >/dev/null 2>&1 &"))
     assert argv[argv.index(MARKER) + 1] == url
+
+
+@pytest.mark.parametrize("bad", ["inf 1795640405.2 ok", "1795640405.0 nan ok", "1795640405.0 1e12 ok",
+                                 "-5 1795640405.2 fail", "1795640405.0 10795640405.041 ok"])
+def test_a_reading_no_clock_writes_is_rejected_not_a_crash_later(bad):
+    res = parse_probe("1795640405.000 1795640405.041 ok\n" + bad + "\n", "mac")
+    assert (res.parsed, res.rejected_lines) == (1, [2])

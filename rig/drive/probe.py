@@ -5,7 +5,8 @@ extension say Connected" (an extension can report Connected while nothing passes
 runs as a background shell loop on the Mac (``nohup``; it is frozen in sleep and carries on after
 wake), appends one line per attempt to a file, and the rig fetches that file each cycle.
 
-Line format (host clock, epoch seconds): ``<start> <end> ok|fail``. Pure parsing here; starting
+Line format (host clock, epoch seconds): ``<start> <end> ok|fail``; a line of another shape, or
+with a reading no clock writes (``inf``, ``nan``, beyond 2261), is rejected with its number. Pure parsing here; starting
 and fetching are argv lists the cycle runner sends over SSH.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import shlex
 
 from rig.events import Kind, ParseResult, Source, row
-from rig.timestamps import utc_micro
+from rig.timestamps import utc_micro, valid_epoch
 
 LOG_PATH = "rig-probe.log"  # in the login user's home (relative: SFTP and shell agree)
 MARKER = "rig-probe"
@@ -54,7 +55,8 @@ def parse_probe(text: str, host: str) -> ParseResult:
             if len(parts) != 3 or parts[2] not in ("ok", "fail"):
                 raise ValueError(line)
             end = float(parts[1])
-            float(parts[0])
+            if not (valid_epoch(float(parts[0])) and valid_epoch(end)):
+                raise ValueError(line)  # inf, nan, a year no clock wrote
         except ValueError:
             res.reject(n)
             continue

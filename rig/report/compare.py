@@ -41,7 +41,7 @@ from scipy import stats
 from rig.outcomes import Outcome
 from rig.redact import masked_meta
 from rig.run_folder import atomic_write
-from rig.report.templating import El, Span, h, p, page, svg, table
+from rig.report.templating import El, Span, h, md_code, p, page, svg, table
 
 ALPHA = 0.05
 BETTER, WORSE, NO_EVIDENCE = "better", "worse", "no evidence of change"
@@ -306,7 +306,7 @@ def _value_text(m: MetricChange, which: str) -> str:
 
 
 def render_md(c: Comparison) -> str:
-    lines = [f"# {c.cand.name} against {c.base.name}: **{c.verdict.upper()}**", "",
+    lines = [f"# {md_code(c.cand.name)} against {md_code(c.base.name)}: **{c.verdict.upper()}**", "",
              *([f"**Warning: {c.warning}.**", ""] if c.warning else []),
              f"Worse: {_which(c, WORSE) or 'nothing'}. Better: {_which(c, BETTER) or 'nothing'}.", "",
              f"Base: {len(c.base.cycles)} scored cycles, {c.base.sleep_hours:.2f} sleep-hours. "

@@ -22,7 +22,7 @@ from rig import __version__
 from rig.metrics import time_summary, times
 from rig.report import svg_timeline
 from rig.run_folder import atomic_write
-from rig.report.templating import Code, Span, div, figure, h, p, page, table
+from rig.report.templating import Code, Span, div, figure, h, md_code, p, page, table
 
 CYCLE_COLUMNS = [
     ("mac", "Mac"), ("cycle", "cycle"), ("outcome", "outcome"), ("sleep_s", "sleep s"),
@@ -345,8 +345,8 @@ def render_summary(meta: dict, scores: dict, cycles: pd.DataFrame, report_path: 
     rate = lambda m: f", {r[m]:.2f}/sleep-h" if r.get(m) is not None else ""  # noqa: E731
     unscored = ", ".join(f"{k} {v}" for k, v in scores.get("unscored", {}).items() if v)
     lines = [
-        f"**{str(scores.get('verdict', 'no data')).upper()}**: build `{meta.get('build')}` on lab "
-        f"`{(meta.get('lab') or {}).get('name')}`, {scores.get('cycles_scored')}/{scores.get('cycles')} cycles scored"
+        f"**{str(scores.get('verdict', 'no data')).upper()}**: build {md_code(meta.get('build'))} on lab "
+        f"{md_code((meta.get('lab') or {}).get('name'))}, {scores.get('cycles_scored')}/{scores.get('cycles')} cycles scored"
         + (f" ({unscored}, not scored)" if unscored else ""),
         f"- reconnects in sleep: {gate_text('reconnects_in_sleep', fmt(t.get('reconnects_in_sleep')) + rate('reconnects_in_sleep'))}",
         f"- false disconnect alerts: {gate_text('false_alerts', fmt(t.get('false_alerts')) + rate('false_alerts'))}",

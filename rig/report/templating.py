@@ -12,12 +12,13 @@ lists of pieces, and :class:`El` (one SVG element).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-__all__ = ["ENV", "Code", "El", "Markup", "Span", "page", "render", "svg", "value"]
+__all__ = ["ENV", "Code", "El", "Markup", "Span", "md_code", "page", "render", "svg", "value"]
 
 
 @dataclass(frozen=True)
@@ -127,3 +128,20 @@ def page(title, css: str, blocks) -> str:
     """A whole self-contained page: no external asset, no script (its Content-Security-Policy
     forbids any), so it opens from a mail attachment or a CI artifact."""
     return render("page.j2", title=title, css=css, blocks=list(blocks))
+
+
+# ---- Markdown (summary.md, compare.md) ------------------------------------------------------------
+
+def md_code(value) -> str:
+    """``value`` as one Markdown code span that nothing inside can leave (CommonMark 6.1).
+
+    A build line comes from the Mac and may hold anything: a backtick would end a one-backtick
+    span and let the rest be read as Markdown (links, images, HTML in some renderers). The fence
+    is one backtick longer than the longest run inside; control bytes and line breaks become
+    ``\\xNN`` so the span stays on its line.
+    """
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(value))
+    run = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (run + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
