@@ -7,6 +7,7 @@ one instant must compare equal in nanoseconds).
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from functools import lru_cache
 
@@ -62,3 +63,44 @@ def valid_date(d: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# ---- the unified log's stamps ----------------------------------------------------------------
+
+_MINUTE = re.compile(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d)\Z", re.ASCII)
+_OFFSET = re.compile(r"[+-]\d{4}\Z", re.ASCII)
+_TS = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d{1,9})?)([+-]\d\d):?(\d\d)\Z",
+                 re.ASCII)
+
+
+def iso_timestamp(ts: str) -> str | None:
+    """``2026-07-26 18:11:22.348728+1200`` -> ``2026-07-26T18:11:22.348728+12:00``; None if not one.
+
+    This runs once per kept record: the shape ``log`` writes (µs, ``+HHMM``) takes a path of
+    slices and one cached check per minute; any other shape goes through the regex.
+    """
+    if len(ts) == 31 and ts[19] == "." and ts[16] == ":" and ts.isascii():
+        sec = ts[17:26]
+        head = _minute_iso(ts[:16], ts[26:])
+        if head is not None and sec[:2].isdigit() and sec[3:].isdigit():
+            return None if sec[:2] > "59" else f"{head[0]}:{sec}{head[1]}"
+    m = _TS.match(ts)
+    if m is None or m[2][6:8] > "59" or not _valid_minute(m[1], m[2][:5], m[3], m[4]):
+        return None   # a stamp no clock writes (month 13, 25:00): rejected, not a silent NaT
+    return f"{m[1]}T{m[2]}{m[3]}:{m[4]}"
+
+
+@lru_cache(maxsize=4096)
+def _minute_iso(minute: str, off: str) -> tuple[str, str] | None:
+    """``("2026-07-26 18:11", "+1200")`` -> ``("2026-07-26T18:11", "+12:00")`` if both are real."""
+    m = _MINUTE.match(minute)
+    if m is None or _OFFSET.match(off) is None or not _valid_minute(m[1], m[2], off[:3], off[3:]):
+        return None
+    return f"{m[1]}T{m[2]}", f"{off[:3]}:{off[3:]}"
+
+
+@lru_cache(maxsize=4096)
+def _valid_minute(day: str, hh_mm: str, off_h: str, off_m: str) -> bool:
+    """Date, hour, minute and offset of a stamp are real (checked once per minute of a log)."""
+    return valid_date(day) and hh_mm[:2] <= "23" and hh_mm[3:] <= "59" and off_h[1:] <= "23" \
+        and off_m <= "59"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig.parse import unified_log
+from rig import timestamps
 from rig.events import Kind
 from rig.frame import to_frame
 from rig.parse.signatures import load_signatures, parse_signatures
@@ -430,6 +430,30 @@ def test_fast_path_and_line_path_agree_on_a_mixed_export():
     assert fast.rejected == 0 and fast.read == 6000
 
 
+def escaped(line: bytes) -> bytes:
+    """A line as `log` writes it: "/" escaped as "\\/"."""
+    return line.replace(b"/", b"\\/")
+
+
+@pytest.mark.parametrize("slashes", ["escaped", "plain", "joined"])
+def test_powerd_is_found_by_its_image_path_however_the_writer_writes_slashes(slashes):
+    """In a compact segment powerd's records are found by the whole processImagePath, in the
+    form the segment's first and last lines use: `log`'s "\\/", a re-export's "/", or both where
+    two exports were joined inside one segment. Each way gives the rows of the line path."""
+    lines = mixed_export(6000).split(b"\n")[:-1]
+    if slashes == "escaped":
+        lines = [escaped(x) for x in lines]
+    elif slashes == "joined":   # the join falls inside a 1 MB segment, not on its edge
+        lines = [escaped(x) if i < 4100 else x for i, x in enumerate(lines)]
+    data = b"\n".join(lines) + b"\n"
+    fast = parse_unified(data, "m", TWIN)
+    by_line = parse_unified_stream((data[i:i + 4096] for i in range(0, len(data), 4096)), "m", TWIN)
+    assert fast == by_line
+    power = sum(1 for x in lines if b"powerd.bundle" in x)
+    assert power > 100
+    assert sum(1 for r in fast.rows if r["kind"] in ("dark_wake", "full_wake")) == power
+
+
 def test_a_subsystem_that_is_not_a_string_is_counted_not_a_crash():
     r = rec("DarkWake from Normal Sleep [CDN] : due to XDCI/", subsystem=["com.apple.powerd"],
             category="", processImagePath=POWERD_PATH)
@@ -508,8 +532,8 @@ def test_ndjson_read_counts_every_line(lines):
 
 def regex_only_iso_timestamp(ts: str) -> str | None:
     """The timestamp rule stated once, by the regex (the parser's fast path must agree)."""
-    m = unified_log._TS.match(ts)
-    if m is None or m[2][6:8] > "59" or not unified_log._valid_minute(m[1], m[2][:5], m[3], m[4]):
+    m = timestamps._TS.match(ts)
+    if m is None or m[2][6:8] > "59" or not timestamps._valid_minute(m[1], m[2][:5], m[3], m[4]):
         return None
     return f"{m[1]}T{m[2]}{m[3]}:{m[4]}"
 

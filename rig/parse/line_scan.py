@@ -24,7 +24,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from itertools import repeat
 
-__all__ = ["clean_lines"]
+__all__ = ["clean_lines", "edge_styles"]
 
 _BLANKS = (b" ", b"\t", b"\r")     # JSON whitespace a writer may put after a colon
 
@@ -99,3 +99,25 @@ def _line_indices(block, lo: int, hi: int, needles: tuple[bytes, ...], lasts: li
 def _hits(lo: int, lasts: list[int], indices) -> list[tuple[int, int, int]]:
     """``(index, start, end)`` of the given lines, in order."""
     return [(i, lasts[i - 1] + 2 if i else lo, lasts[i] + 1) for i in sorted(indices)]
+
+
+def edge_styles(block, lo: int, hi: int, key: bytes) -> frozenset[bytes] | None:
+    """How the first and last lines of ``block[lo:hi]`` write the path after ``key`` (e.g.
+    ``"processImagePath":"``): ``{b"\\/"}`` (escaped, as ``log`` writes), ``{b"/"}`` (plain, as
+    jq writes), both when the two lines differ, or None when either line has no such path.
+    Two looks per segment instead of one per line: the lines between are trusted to be written
+    like the edges, as :func:`clean_lines` trusts them to open like the first."""
+    first = block.find(b"\n", lo, hi)
+    last = max(block.rfind(b"\n", lo, hi - 1) + 1, lo)
+    styles = frozenset((_path_style(block, lo, first, key), _path_style(block, last, hi, key)))
+    return None if None in styles else styles
+
+
+def _path_style(block, lo: int, hi: int, key: bytes) -> bytes | None:
+    i = block.find(key, lo, hi)
+    if i < 0:
+        return None
+    i += len(key)
+    if block.startswith(b"\\/", i):
+        return b"\\/"
+    return b"/" if block.startswith(b"/", i) else None

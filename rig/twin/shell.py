@@ -189,7 +189,8 @@ def _log(mac, args: list[str]) -> Result:
         return _err(str(e), 64)
     recs = mac.log_show(subsystems, start, end)
     out = [f'Filtering the log data using "{opts.get("--predicate", "")}"'.encode()]
-    out += [orjson.dumps(r) for r in recs]
+    # `log` escapes "/" in its JSON ("\/usr\/libexec\/…"): so does the twin (valid JSON either way)
+    out += [orjson.dumps(r).replace(b"/", b"\\/") for r in recs]
     out.append(orjson.dumps({"count": len(recs), "finished": 1}))
     return b"\n".join(out) + b"\n", b"", 0
 
