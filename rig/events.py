@@ -43,6 +43,7 @@ class Kind(str, Enum):
     CMD_SLEEPNOW = "cmd_sleepnow"
     CYCLE_START = "cycle_start"
     CYCLE_END = "cycle_end"
+    WAKE_PACKET = "wake_packet"   # the rig sent a Wake-on-LAN magic packet (what it did: the Mac's logs)
     # extension (mapped by a product's signature file)
     EXT_SLEEP = "ext_sleep"
     EXT_WAKE = "ext_wake"
@@ -75,6 +76,21 @@ class Source(str, Enum):
 POWER_KINDS = frozenset({Kind.SLEEP, Kind.DARK_WAKE, Kind.FULL_WAKE, Kind.DARK_TO_FULL})
 # A full wake ends a sleep; dark_to_full promotes a dark wake and ends the sleep too.
 FULL_KINDS = frozenset({Kind.FULL_WAKE, Kind.DARK_TO_FULL})
+
+
+class WakeCause(StrEnum):
+    """Why a Mac woke, as the reason of its power line says (:func:`rig.parse.pmset.wake_cause`).
+
+    The reason is free text that differs by model ("EC.RTC/Maintenance", "NUB.SPMI0.SW3
+    nub-spmi0.0x02 rtc/Maintenance", "EC.LidOpen/Lid Open", "GLAN/"); only a few words of it are
+    read. ``network`` is what a Wake-on-LAN packet (or other traffic) gives: the rig counts
+    on-demand dark wakes by it, never by the packets it sent.
+    """
+
+    NETWORK = "network"
+    MAINTENANCE = "maintenance"
+    USER = "user"
+    OTHER = "other"
 
 
 class Phase(StrEnum):

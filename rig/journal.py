@@ -28,6 +28,7 @@ class Rec(str, Enum):
     ACTION = "action"             # what the rig did to the Mac (an anchor when it is the wake)
     RECOVERY = "recovery"         # a rung of the recovery ladder, its error or its success
     RECOVERY_ACTION = "recovery_action"
+    WAKE_PACKET = "wake_packet"   # a Wake-on-LAN magic packet sent in the dwell (t; or its error)
     CYCLE_END = "cycle_end"       # the outcome and why
     CYCLE_PLAN = "cycle_plan"     # a sweep's per-cycle settings (fixtures)
 
@@ -200,7 +201,7 @@ def cycles_from_journal(records: list[dict]) -> dict[tuple[str, int], dict]:
         kind = r.get("type")
         key = (r.get("mac"), r.get("cycle"))
         if kind == Rec.CYCLE_START:
-            out[key] = {**r, "outcome": "unknown", "actions": [], "offsets": []}
+            out[key] = {**r, "outcome": "unknown", "actions": [], "offsets": [], "wake_packets": []}
         elif key in out:
             c = out[key]
             if kind == Rec.CYCLE_END:
@@ -210,5 +211,7 @@ def cycles_from_journal(records: list[dict]) -> dict[tuple[str, int], dict]:
                 c["actions"].append(r)
             elif kind == Rec.OFFSET:
                 c["offsets"].append(r)
+            elif kind == Rec.WAKE_PACKET:
+                c["wake_packets"].append(r)
     return out
 

@@ -89,6 +89,10 @@ METRICS: tuple[Metric, ...] = (
     _M("verdicts", "wake verdicts logged", "verdicts"),
     _M("verdict_errors", "wrong wake verdicts", "verdicts"),
     _M("verdicts_unmatched", "wake verdicts matching no wake", "verdicts"),
+    # -- on-demand dark wakes (--dark-wake-every; rig.score.on_demand) -----------------------------
+    _M("wol_sent", "wake packets sent", "packets", short="WoL sent"),
+    _M("wol_dark_wakes", "dark wakes with a network reason", "dark wakes", short="WoL dark wakes"),
+    _M("wol_full_wakes", "full wakes after a wake packet", "full wakes", short="WoL full wakes"),
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}

@@ -18,6 +18,9 @@ SUBSYSTEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
 
 NAME_RULE = "letters, digits, '.', '_' and '-' only, not starting with a dot, at most 64 characters"
 SUBSYSTEM_RULE = "letters, digits, '.', '_' and '-' only (no quotes or blanks)"
+#: A network interface's hardware (MAC) address: six hex pairs joined by ``:`` (or ``-``).
+HW_ADDRESS = re.compile(r"[0-9A-Fa-f]{2}(?P<sep>[:-])[0-9A-Fa-f]{2}(?:(?P=sep)[0-9A-Fa-f]{2}){4}\Z")
+HW_ADDRESS_RULE = "six hex pairs joined by ':' like aa:bb:cc:dd:ee:ff"
 
 
 def is_name(s: object) -> bool:
@@ -26,6 +29,14 @@ def is_name(s: object) -> bool:
 
 def is_subsystem(s: object) -> bool:
     return isinstance(s, str) and SUBSYSTEM.match(s) is not None
+
+
+def hw_address(s: object) -> bytes | None:
+    """The six bytes of a hardware address written as :data:`HW_ADDRESS` (``None`` if it is not
+    one): the lab file's ``wake_on_lan.mac`` and the magic packet built from it read it alike."""
+    if not isinstance(s, str) or HW_ADDRESS.match(s) is None:
+        return None
+    return bytes.fromhex(s.replace(":", "").replace("-", ""))
 
 
 def inside(base: Path, path: Path) -> Path:

@@ -35,7 +35,7 @@ class BatchRun:
 
 def batch_run(out: Path, build: str, *, macs: int = 1, nights: int = 1, cycles_per_night: int = 3,
               dwell_s: float = 45 * 60, seed: int = 1, network_change: float = 0.0, mac_spec: dict | None = None,
-              **twin) -> BatchRun:
+              until_settled: bool = False, max_cycles: int = 0, **twin) -> BatchRun:
     """``mac_spec``: fields set on every Mac's ``MacSpec`` (a fault, a clock step, a DST change)."""
     specs = fleet(macs)
     for m in specs:
@@ -43,7 +43,8 @@ def batch_run(out: Path, build: str, *, macs: int = 1, nights: int = 1, cycles_p
         for k, v in (mac_spec or {}).items():
             setattr(m, k, v)
     sim = simulate(TwinConfig(build=build, seed=seed, macs=specs, **twin),
-                   SimPlan(nights=nights, cycles_per_night=cycles_per_night, dwell_s=dwell_s), out)
+                   SimPlan(nights=nights, cycles_per_night=cycles_per_night, dwell_s=dwell_s,
+                           until_settled=until_settled, max_cycles=max_cycles), out)
     scores = derive_run(sim.run_dir)
     return BatchRun(sim.run_dir, json.loads(sim.truth_path.read_text()), scores,
                     pd.read_csv(sim.run_dir / "cycles.csv"))

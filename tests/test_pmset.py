@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig.events import POWER_KINDS, Kind
+from rig.events import POWER_KINDS, Kind, WakeCause
 from rig.frame import to_frame
 from rig.parse.pmset import PowerLine, parse_pmset, parse_power_message
 
@@ -223,7 +224,8 @@ def test_darkwake_to_fullwake_is_dark_to_full():
     pl = parse_power_message(
         "DarkWake to FullWake from Normal Sleep [CDNVA] : due to UserActivity Assertion Using AC (Charge:100%)")
     assert pl == PowerLine(kind=Kind.DARK_TO_FULL, caps="CDNVA", dark=False, from_state="Normal Sleep",
-                           reason="UserActivity Assertion", reason_type="", power_source="AC", charge=100)
+                           reason="UserActivity Assertion", reason_type="", power_source="AC", charge=100,
+                           cause=WakeCause.USER)
 
 
 def test_entering_darkwake_state_is_a_dark_wake():
@@ -234,14 +236,15 @@ def test_entering_darkwake_state_is_a_dark_wake():
 def test_pre_10_15_form_without_colon_before_due_to():
     pl = parse_power_message("Wake from Normal Sleep [CDNVA] due to EC.LidOpen/Lid Open: Using AC")
     assert pl == PowerLine(kind=Kind.FULL_WAKE, caps="CDNVA", dark=False, from_state="Normal Sleep",
-                           reason="EC.LidOpen/Lid Open", reason_type="Lid Open", power_source="AC")
+                           reason="EC.LidOpen/Lid Open", reason_type="Lid Open", power_source="AC",
+                           cause=WakeCause.USER)
 
 
 def test_10_12_form_with_empty_driver_before_slash():
     pl = parse_power_message("DarkWake from Normal Sleep [CDN] due to /HID Activity: Using BATT (Charge:94%) 1 secs")
     assert pl == PowerLine(kind=Kind.DARK_WAKE, caps="CDN", dark=True, from_state="Normal Sleep",
                            reason="/HID Activity", reason_type="HID Activity", power_source="BATT",
-                           charge=94, duration_s=1)
+                           charge=94, duration_s=1, cause=WakeCause.USER)
 
 
 @pytest.mark.parametrize("message, reason", [
@@ -524,3 +527,30 @@ def test_parser_is_fast_enough_for_a_long_dump():
     res = parse_pmset("\n".join(lines), "m")
     assert res.read == len(lines)
     assert time.perf_counter() - start < 5.0
+
+
+# ---- why a Mac woke: the network reason of on-demand dark wakes -----------------------------------
+# (file, a piece of one of its lines, the cause): every line verbatim from a real sample.
+WAKE_CAUSES = [
+    ("pmset_log_issue_adrgumula_oc-m3800_7.txt", "due to GLAN/ Using", "network"),        # wired LAN alone
+    ("pmset_log_issue_actuallymentor_battery_226.txt", "wifibt wlan/", "network"),         # Apple silicon WLAN
+    ("pmset_log_apple_silicon_m1pro_macos15.3_2025-02.txt", "wifibt/ Using", "other"),     # Wi-Fi or Bluetooth
+    ("pmset_log_issue_adrgumula_oc-m3800_7.txt", "GLAN/Lid Open", "user"),                 # LAN listed, lid woke it
+    ("pmset_log_sakoula_XiaoMi-Air-6200U_DETAILS.txt", "GLAN XDCI/HID Activity", "user"),
+    ("pmset_log_issue_misa198_dell-latitude-5570_16.txt", "RTC/Maintenance", "maintenance"),
+    ("pmset_log_fragment_korean_k3s_macbookair.txt", "rtc/Maintenance", "maintenance"),
+    ("pmset_log_intel_hackintosh_z390_2021-04.txt", "XDCI CNVW/", "other"),
+]
+
+
+@pytest.mark.parametrize("name,piece,cause", WAKE_CAUSES)
+def test_a_wake_reason_is_classified_by_its_words(name, piece, cause):
+    msg = next(m.group(0) for ln in read(REAL / name).splitlines() if piece in ln and not ln.startswith("#")
+               for m in [re.search(r"(?:DarkWake|Wake) from .*", ln)] if m)
+    pl = parse_power_message(msg.strip("`_* "))
+    assert pl is not None and pl.cause is WakeCause(cause), (msg, pl)
+
+
+def test_powerds_network_dark_wake_sentence_is_network_and_a_sleep_line_has_no_cause():
+    assert parse_power_message("DarkWake from Normal Sleep [CDN] : due to GLAN/").cause is WakeCause.NETWORK
+    assert parse_power_message("Entering Sleep state due to 'Clamshell Sleep':TCPKeepAlive=active").cause is None

@@ -76,3 +76,27 @@ def test_a_suite_run_that_saw_no_dark_wake_is_inconclusive_in_junit_and_the_exit
     assert suite_props["verdicts"].endswith("dark_wake: inconclusive")
     run = next(tmp_path.glob("*/scores.json"))
     assert json.loads(run.read_text())["verdict"] == "inconclusive"
+
+
+@pytest.mark.parametrize("build,expected,max_cycles", [("twin:naive", 1, 4), ("twin:darkwake-aware", 3, 1)])
+def test_a_suite_until_settled_fails_a_bad_build_early_and_ends_an_unsettled_one_inconclusive(
+        tmp_path, build, expected, max_cycles):
+    """``pytest suites/ --until-settled``: naive settles FAIL in its first cycle on each Mac (it
+    does not run the four allowed); a good build cut off at one cycle has not settled: every test
+    is INCONCLUSIVE (skipped), never passed, and pytest exits 3."""
+    p = _run([sys.executable, "-m", "pytest", str(ROOT / "suites" / "test_dark_wake.py"), "-p", "no:cacheprovider",
+              "--build", build, "--dwell", "20m", "--until-settled", "--max-cycles", str(max_cycles),
+              "--run-dir", str(tmp_path), "-q", "-rs", "--junitxml", str(tmp_path / "junit.xml"),
+              "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")], ROOT)
+    assert p.returncode == expected, p.stdout[-3000:]
+    run = next(tmp_path.glob("*/run.json")).parent
+    ends = [json.loads(x) for part in run.glob("journal*.jsonl*") for x in part.read_text().splitlines()
+            if json.loads(x)["type"] == "cycle_end"]
+    junit = (tmp_path / "junit.xml").read_text()
+    if expected == 1:
+        assert len(ends) == 2                       # one cycle per Mac, not the four allowed
+        assert "sequential test: settled FAIL after 1 cycle" in junit or "gates missed" in junit
+    else:
+        assert len(ends) == 2 and junit.count("INCONCLUSIVE") >= 2 and "not settled after 1 cycle" in junit
+    scores = json.loads((run / "scores.json").read_text())
+    assert scores["settled"]["state"] == ("settled fail" if expected == 1 else "not settled")

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from rig import __version__
+from rig.cli.options import dark_wake_every
 
 
 def _fmt_cycle(rec: dict, total: int) -> str:
@@ -41,6 +42,7 @@ def main() -> None:
               help="build under test; on the twin, twin:MODEL picks the extension model")
 @click.option("--cycles", default=2, show_default=True, type=click.IntRange(1))
 @click.option("--dwell", default="45m", show_default=True, help="sleep per cycle (45m, 2h, 90s)")
+@dark_wake_every
 @click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
 @click.option("--reports", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where run folders land (default: the lab's, else ./reports)")
@@ -52,8 +54,13 @@ def main() -> None:
               help="hangs after which a Mac is marked unhealthy and skipped for the rest of the run")
 @click.option("--retries", default=1, show_default=True, type=click.IntRange(0),
               help="times a cycle that ended rig_error (the rig's fault) is run again")
+@click.option("--until-settled", is_flag=True,
+              help="stop each Mac once the suite's sequential test settles PASS or FAIL")
+@click.option("--max-cycles", default=12, show_default=True, type=click.IntRange(1),
+              help="with --until-settled: the most cycles a Mac runs; unsettled by then is inconclusive")
 @click.option("-q", "--quiet", is_flag=True, help="no progress (cycle results and the report path only)")
-def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang_limit, retries, quiet) -> None:
+def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume, scale, seed, hang_limit, retries, until_settled,
+        max_cycles, quiet) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
     from rig.runner.plan import Plan
     from rig.score.gates import Gate
@@ -80,7 +87,7 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
         raise click.BadParameter(str(e), param_hint="--dwell")
     twin = None
     if lab_path is None:
-        twin, lab_path = _start_twin(build, scale, seed)
+        twin, lab_path = start_twin(build, scale, seed)
     folder = None
     try:
         try:
@@ -94,8 +101,10 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
             folder = RunFolder(resume)
             click.echo(f"resuming {folder.path.name}: {plan.cycles} cycles per Mac, finished cycles kept")
         else:
-            plan = Plan(build=build, cycles=cycles, dwell_s=dwell_s, gates=list(SUITES["dark_wake"]["gates"]),
-                        hang_limit=hang_limit, rig_retries=retries)
+            plan = Plan(build=build, cycles=max_cycles if until_settled else cycles, dwell_s=dwell_s,
+                        dark_wake_every_s=dark_wake_every_s,
+                        gates=list(SUITES["dark_wake"]["gates"]), hang_limit=hang_limit, rig_retries=retries,
+                        until_settled=until_settled)
         stop = _stop_on_ctrl_c()
         try:
             if folder is None:
@@ -108,9 +117,7 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
                     else "free space and run again")
             click.echo(f"stopped: {e}. Every finished cycle is kept and every Mac was left awake; {then}")
             return
-        click.echo(f"verdict: {scores['verdict'].upper()}")
-        for why in (scores.get("exposure") or {}).get("short", []):
-            click.echo(f"exposure: {why}")
+        _echo_verdict(scores)
         if stop.is_set():
             click.echo(f"interrupted: every Mac finished its step and was left awake; "
                        f"resume with: rig run --resume {folder.path}")
@@ -128,7 +135,7 @@ def run(lab_path, build, cycles, dwell, macs, reports, resume, scale, seed, hang
     sys.exit(EXIT_INTERRUPTED if stop.is_set() else exit_code(scores))
 
 
-def _start_twin(build: str, scale: float, seed: int):
+def start_twin(build: str, scale: float, seed: int):
     """Start the embedded twin lab (the one place ``rig run`` starts it): (process, lab file)."""
     if not build.startswith("twin:"):
         raise click.UsageError("without --lab the rig runs on the twin: use --build twin:MODEL")
@@ -143,6 +150,18 @@ def _start_twin(build: str, scale: float, seed: int):
         raise click.ClickException(f"twin lab did not start: {e}")
     click.echo(f"twin lab: {len(load_lab(lab_path).macs)} Macs, clock x{scale:g}, build {build}")
     return twin, lab_path
+
+
+def load_selected(lab_path, macs: str):
+    """The lab file and the Macs named (or tagged) in ``macs`` (all when empty); a broken lab
+    file or an unknown name is the command's error, naming the field."""
+    from rig.lab.inventory import LabError, load_lab
+
+    try:
+        lab = load_lab(lab_path)
+        return lab, lab.select([m for m in macs.split(",") if m])
+    except LabError as e:
+        raise click.ClickException(str(e))
 
 
 def _stop_on_ctrl_c() -> threading.Event:
@@ -194,10 +213,17 @@ def score(run_dir) -> None:
     from rig.outcomes import exit_code
 
     s = derive_run(run_dir)
-    click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
-    for why in (s.get("exposure") or {}).get("short", []):
-        click.echo(f"exposure: {why}")
+    _echo_verdict(s, f"  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
     sys.exit(exit_code(s))
+
+
+def _echo_verdict(scores: dict, tail: str = "") -> None:
+    """The verdict line, the sequential test's result in words, and each exposure shortfall."""
+    click.echo(f"verdict: {scores['verdict'].upper()}{tail}")
+    if scores.get("settled"):
+        click.echo(f"sequential: {scores['settled']['words']}")
+    for why in (scores.get("exposure") or {}).get("short", []):
+        click.echo(f"exposure: {why}")
 
 
 @main.command()
@@ -220,7 +246,6 @@ def report(run_dir) -> None:
 def doctor(lab_path, macs, build, fix) -> None:
     """Check every entry of a lab (SSH, host keys, actuators, gateway, extension, clocks, settings)."""
     from rig.runner.doctor import run_doctor, table
-    from rig.lab.inventory import LabError, load_lab
 
     twin = None
     if lab_path is None:
@@ -229,11 +254,7 @@ def doctor(lab_path, macs, build, fix) -> None:
         twin = TwinProcess()
         lab_path = twin.start()
     try:
-        try:
-            lab = load_lab(lab_path)
-            selected = lab.select([m for m in macs.split(",") if m])
-        except LabError as e:
-            raise click.ClickException(str(e))
+        lab, selected = load_selected(lab_path, macs)
         findings = run_doctor(lab, selected, build, fix)
         click.echo(table(findings))
         bad = [x for x in findings if x.status == "fail"]
@@ -336,6 +357,7 @@ def twin() -> None:
 @click.option("--macs", "n_macs", default=1, show_default=True, type=click.IntRange(1), help="Macs in the lab")
 @click.option("--cycles-per-night", default=8, show_default=True, type=click.IntRange(1))
 @click.option("--dwell", default="1h", show_default=True, help="sleep per cycle (45m, 1h, 90s)")
+@dark_wake_every
 @click.option("--dpd-timeout", default=30, show_default=True, type=click.IntRange(1),
               help="the gateway's DPD setting in seconds (a silent session is torn down after 3x this)")
 @click.option("--dark-wake-interval", default="15m", show_default=True,
@@ -346,8 +368,12 @@ def twin() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where the run folder and truth.json go (default: reports/sim-MODEL-seedN)")
 @click.option("--score/--no-score", default=True, show_default=True, help="score the run folder afterwards")
-def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dpd_timeout, dark_wake_interval, network_change,
-                  seed, out, score) -> None:
+@click.option("--until-settled", is_flag=True,
+              help="stop each Mac once the suite's sequential test settles (nights x cycles are the most)")
+@click.option("--max-cycles", default=0, type=click.IntRange(0),
+              help="the most cycles per Mac (default: nights x cycles per night)")
+def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dark_wake_every_s, dpd_timeout, dark_wake_interval, network_change,
+                  seed, out, score, until_settled, max_cycles) -> None:
     """Run Mac-nights on virtual time, as fast as the CPU allows; write a run folder the rig
     scores unchanged (rig score RUN), and the twin's ground truth next to it."""
     import time
@@ -369,7 +395,10 @@ def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dpd_timeout, d
     for m in macs:
         m.network_change = network_change
     cfg = TwinConfig(build=model, seed=seed, macs=macs, dpd_s=dpd_timeout, dark_interval_s=interval_s)
-    plan = SimPlan(nights=nights, cycles_per_night=cycles_per_night, dwell_s=dwell_s)
+    if max_cycles:   # enough nights for the cycles asked for
+        nights = max(nights, -(-max_cycles // cycles_per_night))
+    plan = SimPlan(nights=nights, cycles_per_night=cycles_per_night, dwell_s=dwell_s,
+                   dark_wake_every_s=dark_wake_every_s, until_settled=until_settled, max_cycles=max_cycles)
     out = out or Path("reports") / f"sim-{model}-seed{seed}"
     t0 = time.perf_counter()
     try:
@@ -385,7 +414,7 @@ def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dpd_timeout, d
         from rig.report.rebuild import derive_run
 
         s = derive_run(sim.run_dir)
-        click.echo(f"verdict: {s['verdict'].upper()}  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
+        _echo_verdict(s, f"  ({s['cycles_scored']}/{s['cycles']} cycles scored)")
 
 
 
@@ -457,6 +486,15 @@ def install(lab_path, pkg, expect, macs) -> None:
     for r in results:
         click.echo(f"{r.mac:<10} {'OK' if r.ok else 'FAILED':<7} {r.installed or r.detail}")
     sys.exit(0 if all(r.ok for r in results) else 1)
+
+def _register() -> None:
+    """Commands that live in modules of their own (kept out of this file's length)."""
+    from rig.cli.bisect_cmd import bisect
+
+    main.add_command(bisect)
+
+
+_register()
 
 if __name__ == "__main__":
     main()

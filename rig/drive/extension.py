@@ -19,8 +19,10 @@ LIST_ARGV = ("systemextensionsctl", "list")
 
 
 def version(build: str) -> str:
-    """``twin:naive`` -> ``naive``; ``1.4.2`` -> ``1.4.2``: the part the listing shows."""
-    return build.split(":", 1)[-1]
+    """``twin:naive`` -> ``naive``; ``twin:naive@1.4.2`` -> ``1.4.2`` (a labelled twin build, as
+    ``rig bisect`` installs it); ``1.4.2`` -> ``1.4.2``: the part the listing shows."""
+    tail = build.split(":", 1)[-1]
+    return tail.split("@", 1)[1] if build.startswith("twin:") and "@" in tail else tail
 
 
 def bundle(ext: Extension) -> str:

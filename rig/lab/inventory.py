@@ -11,6 +11,7 @@ Example error: ``lab.toml: mac "mbp-02": actuator "act-9" is not defined (known:
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 import tomllib
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rig.lab.clock import Clock, ScaledClock, SystemClock
-from rig.names import NAME_RULE, SUBSYSTEM_RULE, is_name, is_subsystem
+from rig.names import HW_ADDRESS_RULE, NAME_RULE, SUBSYSTEM_RULE, hw_address, is_name, is_subsystem
 
 SLEEP_BY = ("lid", "sleepnow")
 WAKE_BY = ("lid", "power")
@@ -55,6 +56,15 @@ class Actuator:
 
 
 @dataclass(frozen=True)
+class WakeOnLan:
+    """Where a Mac's magic packet goes (rig.drive.wol): its interface's hardware address, and
+    the broadcast address and UDP port that reach that interface's network segment."""
+    mac: str               # "aa:bb:cc:dd:ee:ff", lower case
+    broadcast: str         # an IPv4 address, e.g. "192.0.2.255"
+    port: int = 9
+
+
+@dataclass(frozen=True)
 class Mac:
     name: str
     ssh: SSHTarget
@@ -65,6 +75,7 @@ class Mac:
     tags: tuple = ()
     probe: str = ""  # canary URL requested through the tunnel by a loop on the Mac ("" = no probe)
     probe_interval_s: float = 2.0
+    wake_on_lan: WakeOnLan | None = None  # None: no on-demand dark wakes for this Mac
 
 
 @dataclass(frozen=True)
@@ -251,7 +262,41 @@ def _mac(m: dict, mname: str, ctx: str, base: Path, actuators: dict[str, Actuato
     interval = m.get("probe_interval_s", 2.0)
     if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not 0.2 <= interval <= 60:
         raise LabError(f"{ctx}: probe_interval_s must be a number of seconds between 0.2 and 60")
-    return Mac(mname, _ssh(m, mname, base, ctx), act, channel, sleep_by, wake_by, tags, probe, float(interval))
+    return Mac(mname, _ssh(m, mname, base, ctx), act, channel, sleep_by, wake_by, tags, probe, float(interval),
+               _wake_on_lan(m, ctx))
+
+
+_WOL_EXAMPLE = 'wake_on_lan = { mac = "aa:bb:cc:dd:ee:ff", broadcast = "192.0.2.255", port = 9 }'
+
+
+def _wake_on_lan(m: dict, ctx: str) -> WakeOnLan | None:
+    """``wake_on_lan``: the Mac's hardware address and where its magic packet is broadcast; a
+    Mac without it simply gets no on-demand dark wakes (``--dark-wake-every``)."""
+    w = m.get("wake_on_lan")
+    if w is None:
+        return None
+    if not isinstance(w, dict):
+        raise LabError(f"{ctx}: wake_on_lan must be a table, e.g. {_WOL_EXAMPLE}")
+    unknown = sorted(set(w) - {"mac", "broadcast", "port"})
+    if unknown:
+        raise LabError(f"{ctx}: wake_on_lan.{unknown[0]} is not a field (mac, broadcast, port; {_WOL_EXAMPLE})")
+    hw = _str(w, "mac", f"{ctx}: wake_on_lan")
+    raw = hw_address(hw)
+    if raw is None:
+        raise LabError(f"{ctx}: wake_on_lan.mac {hw!r} is not a hardware address ({HW_ADDRESS_RULE})")
+    if raw[0] & 1 or raw == bytes(6):
+        raise LabError(f"{ctx}: wake_on_lan.mac {hw!r} is a group or null address, not an interface's; "
+                       f"use the address `ifconfig` shows as ether for the Mac's interface")
+    bcast = _str(w, "broadcast", f"{ctx}: wake_on_lan")
+    try:
+        ipaddress.IPv4Address(bcast)
+    except ValueError:
+        raise LabError(f"{ctx}: wake_on_lan.broadcast {bcast!r} is not an IPv4 address "
+                       f"(the broadcast address of the Mac's network, e.g. 192.0.2.255)") from None
+    port = _int(w, "port", f"{ctx}: wake_on_lan", 9)
+    if not 1 <= port <= 65535:
+        raise LabError(f"{ctx}: wake_on_lan.port must be a UDP port 1-65535 (usually 9 or 7), not {port}")
+    return WakeOnLan(":".join(f"{b:02x}" for b in raw), bcast, port)
 
 
 def _gateway(raw: dict, where: str, base: Path, macs: dict[str, Mac]) -> Gateway:

@@ -38,10 +38,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rig.events import Kind, ParseResult, Source, row
+from rig.events import Kind, ParseResult, Source, WakeCause, row
 from rig.timestamps import valid_date
 
-__all__ = ["PowerLine", "parse_pmset", "parse_power_message"]
+__all__ = ["PowerLine", "parse_pmset", "parse_power_message", "wake_cause"]
 
 _A = re.ASCII
 
@@ -94,6 +94,42 @@ class PowerLine:
     power_source: str = ""    # "AC", "BATT" (upper-cased), "" when absent
     charge: int | None = None
     duration_s: int | None = None
+    cause: WakeCause | None = None   # wake lines: what the reason says woke it (wake_cause)
+
+
+# -- why a Mac woke ------------------------------------------------------------------------------
+# A wake reason is "<devices>/<what>" or a bare "<what>". Real lines (tests/data/real/):
+#   "EC.RTC/Maintenance", "NUB.SPMI0.SW3 nub-spmi0.0x02 rtc/Maintenance", "ARTC PEG3 RP04/Maintenance"
+#   "EC.LidOpen/Lid Open", "GLAN/Lid Open", "GLAN XDCI/HID Activity", "UserActivity Assertion"
+#   network: "GLAN/" (the wired LAN alone, pmset_log_issue_adrgumula_oc-m3800_7.txt) and
+#   "SMC.OutboxNotEmpty smc.70070000 wifibt wlan/" (Apple silicon, the Wi-Fi chip's WLAN,
+#   pmset_log_issue_actuallymentor_battery_226.txt); Intel MacBooks log "EC.ARPT" (AirPort)
+#   for packets arriving in sleep, the kernel's "Wake reason: ARPT (Network)".
+# What the part after "/" says wins; a bare device list decides only when it says nothing.
+_NETWORK_DEVICES = frozenset({"ARPT", "GIGE", "GLAN", "ENET", "WLAN"})
+_USER_WHAT = ("lid open", "hid activity", "useractivity", "user", "power button", "powerbutton")
+
+
+def wake_cause(reason: str) -> WakeCause:
+    """Classify a wake reason (the text after ``due to``) by the words above."""
+    devices, slash, what = reason.rpartition("/")
+    if not slash:
+        devices, what = "", reason
+    what = what.strip().rstrip(":").strip().lower()
+    if "maintenance" in what:
+        return WakeCause.MAINTENANCE
+    if what.startswith(_USER_WHAT):
+        return WakeCause.USER
+    if "network" in what or "magic packet" in what:
+        return WakeCause.NETWORK
+    words = {w.upper() for w in re.split(r"[\s.]+", devices) if w}
+    if words & _NETWORK_DEVICES:
+        return WakeCause.NETWORK
+    if words & {"LIDOPEN", "POWERBUTTON", "PWRB"}:
+        return WakeCause.USER
+    if "RTC" in words:
+        return WakeCause.MAINTENANCE
+    return WakeCause.OTHER
 
 
 def _cut_duration(s: str) -> tuple[str, int | None]:
@@ -173,7 +209,7 @@ def parse_power_message(msg: str) -> PowerLine | None:
     reason_type = reason.rpartition("/")[2].strip() if "/" in reason else ""
     return PowerLine(kind=kind, caps=caps, dark=dark, from_state=from_state, reason=reason,
                      reason_type=reason_type, power_source=source, charge=charge,
-                     duration_s=duration)
+                     duration_s=duration, cause=wake_cause(reason))
 
 
 def _split_domain(rest: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from rig import __version__
 from rig.metrics import time_summary, times
-from rig.report import svg_timeline
+from rig.report import on_demand_view, sequential_view, svg_timeline
 from rig.run_folder import atomic_write
 from rig.report.templating import Code, Span, div, figure, h, md_code, p, page, table
 
@@ -87,8 +87,10 @@ def render_html(meta: dict, scores: dict, cycles: pd.DataFrame, analyses: dict |
     if short:
         blocks.insert(2, p(["Not enough exposure for a verdict: ", "; ".join(short),
                             " (a PASS needs the exposure the suite declares)."], "other"))
+    blocks += sequential_view.blocks(scores)
     blocks += _headline(scores)
     blocks += _per_mac(scores)
+    blocks += on_demand_view.blocks(scores)
     blocks += _by_sleep_length(meta, cycles)
     blocks += _timelines(cycles, analyses)
     blocks += _cycle_table(cycles)
@@ -158,7 +160,7 @@ def _facts(rec: dict) -> str:
     return (f"{sleep_txt}{_plural(n('dark_wakes'), 'dark wake')}, "
             f"{_plural(n('reconnects_in_sleep'), 'reconnect')} in sleep, "
             f"{n('false_alerts')} false / {n('true_alerts')} true alerts, {_plural(n('dpd_terminations'), 'DPD end')}, "
-            f"{ttt_txt}{z_txt}{m_txt}{r_txt}")
+            f"{ttt_txt}{z_txt}{on_demand_view.cycle_text(rec)}{m_txt}{r_txt}")
 
 
 def _plural(k: int, word: str) -> str:
@@ -353,6 +355,8 @@ def render_summary(meta: dict, scores: dict, cycles: pd.DataFrame, report_path: 
         f"- time-to-tunnel p95: {gate_text('ttt_s', _stat(ttt, 'p95', 'n/a', '{:.2f} s'))}"
         + (f", {ttt['censored']} censored (failures)" if ttt.get("censored") else ""),
         f"- worst Mac: {worst_txt}",
+        *on_demand_view.summary_line(scores),
+        *sequential_view.summary_line(scores),
         *([f"- exposure too short: {'; '.join(scores['exposure']['short'])}"]
           if (scores.get("exposure") or {}).get("short") else []),
         f"- report: [{report_path}]({report_path})",

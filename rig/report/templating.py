@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-__all__ = ["ENV", "Code", "El", "Markup", "Span", "md_code", "page", "render", "svg", "value"]
+__all__ = ["ENV", "Code", "El", "Link", "Markup", "Span", "md_code", "page", "render", "svg", "value"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,14 @@ class Span:
 
 @dataclass(frozen=True)
 class Code:
+    text: object
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to another file of the reports tree: ``href`` is a relative path the code made
+    (a run folder's report), never a string from a log; both are escaped anyway."""
+    href: str
     text: object
 
 
@@ -69,6 +77,7 @@ ENV.filters["v"] = value
 ENV.filters["attr"] = _attr
 ENV.tests["span"] = lambda p: isinstance(p, Span)
 ENV.tests["code"] = lambda p: isinstance(p, Code)
+ENV.tests["link"] = lambda p: isinstance(p, Link)
 ENV.tests["markup"] = lambda p: isinstance(p, Markup)
 ENV.tests["pieces"] = lambda p: isinstance(p, (list, tuple))
 

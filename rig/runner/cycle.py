@@ -13,6 +13,7 @@ from typing import Callable
 
 from rig.drive.actuator import open_actuator
 from rig.drive.ssh import SSHSession, wait_reachable
+from rig.drive.wol import send_magic_packet
 from rig.journal import Journal
 from rig.lab.clock import Clock
 from rig.lab.inventory import Lab, Mac
@@ -52,12 +53,14 @@ class ActuatorBank:
 class CycleRunner:
     def __init__(self, lab: Lab, run_dir: Path, plan: Plan, journal: Journal, clock: Clock,
                  on_cycle: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
-                 on_step: Callable[[str, int, str], None] | None = None):
+                 on_step: Callable[[str, int, str], None] | None = None,
+                 settled: Callable[[str], bool] | None = None):
         self.lab, self.run_dir, self.plan, self.journal, self.clock = lab, Path(run_dir), plan, journal, clock
         self.actuators = ActuatorBank(lab, clock)
         self.on_cycle = on_cycle or (lambda rec: None)
         self.on_step = on_step or (lambda mac, k, step: None)
         self.stop = stop or threading.Event()
+        self.settled = settled or (lambda mac: False)   # the sequential test: this Mac may stop
         self.signatures = load_signatures(lab.extension.signatures)
         self.offsets: dict = {}  # host -> script.Offsets, shared by the Macs of the run
 
@@ -105,8 +108,9 @@ class CycleRunner:
 
     def run_mac(self, mac: Mac, done: set) -> None:
         cycles = range(1, self.plan.cycles + 1)
-        MacExecutor(self, mac).execute(script.mac_cycles(self.script(mac), cycles, frozenset(done),
-                                                         self.stop.is_set))
+        MacExecutor(self, mac).execute(script.mac_cycles(
+            self.script(mac), cycles, frozenset(done),
+            lambda: self.stop.is_set() or self.settled(mac.name)))
 
     def run_cycle(self, mac: Mac, k: int, attempt: int = 1) -> dict:
         """One cycle of one Mac, in this thread (what a pytest fixture drives)."""
@@ -173,6 +177,13 @@ class MacExecutor:
         if verb == "press":
             return self.r.actuators.act(self.mac.actuator, lambda a: a.power_press(ch, value))
         return self.r.actuators.act(self.mac.actuator, lambda a: a.ac(ch, on=value))
+
+    def do_wakepacket(self, op: ops.WakePacket) -> float:
+        """One UDP magic packet from the controller; an ``OSError`` goes back to the script,
+        which journals it (the dwell goes on)."""
+        t = self.r.clock.now()
+        send_magic_packet(op.target.mac, op.target.broadcast, op.target.port)
+        return t
 
     def do_wait(self, op: ops.Wait) -> None:
         clock, stop = self.r.clock, self.r.stop

@@ -4,7 +4,9 @@ A night on a rack fails for boring reasons far more often than for interesting o
 host key changed after a reinstall, an actuator on another tty, a subsystem whose messages are not
 persisted (an extension logging at debug level never reaches ``log show`` unless
 ``log config --subsystem … --mode "level:debug,persist:debug"`` was set), ``ttyskeepawake`` keeping
-a Mac awake while an SSH session is open. Each check returns a :class:`Finding` with a fix; the
+a Mac awake while an SSH session is open, a Mac given ``wake_on_lan`` whose "Wake for network
+access" is off (``womp 0``: every on-demand packet is ignored) or whose address is none of its
+interfaces. Each check returns a :class:`Finding` with a fix; the
 fixes marked safe are applied by ``--fix`` (idempotent settings, never a reboot or an install).
 """
 from __future__ import annotations
@@ -87,6 +89,8 @@ def check_mac(lab: Lab, mac: Mac, clock, build: str | None = None) -> list[Findi
 
         settings = _pmset_settings(ssh.run(["pmset", "-g"]).text)
         for key, want, why in PMSET_WANTED:
+            if key == "womp" and mac.wake_on_lan:
+                continue  # a must for this Mac, not a preference: checked with its address below
             have = settings.get(key)
             if have == want:
                 f.append(Finding(name, f"pmset {key}", "ok", have))
@@ -95,6 +99,7 @@ def check_mac(lab: Lab, mac: Mac, clock, build: str | None = None) -> list[Findi
                 f.append(Finding(name, f"pmset {key}", "warn", f"{have} (want {want}: {why})",
                                  shlex.join(argv), argv))
 
+        f += wake_on_lan_checks(ssh, mac, settings)
         need = lab.extension.log_level
         for sub in [lab.extension.subsystem]:
             status = ssh.run(["log", "config", "--status", "--subsystem", sub])
@@ -107,6 +112,29 @@ def check_mac(lab: Lab, mac: Mac, clock, build: str | None = None) -> list[Findi
                                  f"persisted level {have or 'unknown'}; the signatures need {need}: "
                                  f"those messages never reach log show", shlex.join(argv), argv))
     return f
+
+
+def wake_on_lan_checks(ssh, mac: Mac, settings: dict[str, str]) -> list[Finding]:
+    """A Mac with ``wake_on_lan`` (on-demand dark wakes): ``womp 1``, and the lab's address is
+    one of its interfaces (``ifconfig``'s ether lines), else every packet is lost in silence."""
+    w = mac.wake_on_lan
+    if w is None:
+        return []
+    out = []
+    if settings.get("womp") == "1":
+        out.append(Finding(mac.name, "pmset womp", "ok", "1 (Wake for network access)"))
+    else:
+        argv = ["sudo", "-n", "pmset", "-a", "womp", "1"]
+        out.append(Finding(mac.name, "pmset womp", "fail",
+                           f"{settings.get('womp')}: wake_on_lan is set but Wake for network access is off, "
+                           f"so every on-demand packet is ignored", shlex.join(argv), argv))
+    ethers = sorted(set(re.findall(r"^\s*ether\s+([0-9a-fA-F:]{17})\b", ssh.run(["ifconfig"]).text, re.M)))
+    found = w.mac in (e.lower() for e in ethers)
+    out.append(Finding(mac.name, "wake-on-LAN address", "ok" if found else "fail",
+                       f"{w.mac} via {w.broadcast}:{w.port}" + ("" if found else
+                       f" is none of the Mac's interfaces (ether: {', '.join(ethers) or 'none'})"),
+                       "" if found else "set wake_on_lan.mac to the ether address of the interface it sleeps on"))
+    return out
 
 
 def check_actuators(lab: Lab, clock) -> list[Finding]:

@@ -82,6 +82,15 @@ class Wait:
 
 
 @dataclass(frozen=True)
+class WakePacket:
+    """Send a Wake-on-LAN magic packet to ``target`` (the Mac's ``wake_on_lan``) -> the instant
+    it left; throws ``OSError`` when the controller's network refuses it. What it did to the Mac
+    is read from the Mac's logs later, never answered here."""
+    mac: str
+    target: object
+
+
+@dataclass(frozen=True)
 class Collect:
     """Fetch ``host``'s logs of the window into ``raw`` (``collect.json`` says how); throws
     ``RigError`` with what was kept."""

@@ -15,6 +15,7 @@ from typing import Callable
 
 from rig import __version__
 from rig.report.rebuild import derive_run
+from rig.score.derive import score_run
 from rig.lab import lease
 from rig.runner.cycle import CycleRunner
 from rig.runner.plan import Plan
@@ -22,7 +23,9 @@ from rig.journal import Journal, cycles_from_journal, merge_parts, read_journal
 from rig.lab.inventory import Lab
 from rig.outcomes import Outcome, RunFolderError
 from rig.run_folder import RunFolder
-from rig.score.suites import exposure as suite_exposure
+from rig.outcomes import is_scored
+from rig.score.sequential import ALPHA, BETA, Hypothesis, Sequential
+from rig.score.suites import exposure as suite_exposure, hypotheses as suite_hypotheses
 from rig.timestamps import utc_seconds
 
 _DUR = re.compile(r"(\d+(?:\.\d+)?)([hms])")
@@ -68,12 +71,44 @@ def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
         "plan": {k: v for k, v in asdict(plan).items() if k != "gates"},
         "gates": [asdict(g) for g in plan.gates],
         "exposure": suite_exposure(suite),
+        **({"sequential": sequential_spec(suite, plan)} if plan.until_settled else {}),
         "started": utc_seconds(started),
         "command": command or sys.argv,
         **(extra or {}),
     }
     folder.write_meta(meta)
     return folder
+
+
+def sequential_spec(suite: str, plan: Plan) -> dict:
+    """run.json's ``sequential``: what ``rig score`` needs to decide the test again."""
+    hyps = suite_hypotheses(suite)
+    if not hyps:
+        raise ValueError(f"suite {suite!r} declares no sequential hypotheses: run it without --until-settled")
+    return {"hypotheses": [asdict(h) for h in hyps], "pool": "tags", "alpha": ALPHA, "beta": BETA,
+            "max_cycles": plan.cycles}
+
+
+class SettledMonitor:
+    """The sequential test as a run goes: each Mac's scored cycles are fed as they end, and a
+    Mac stops when its pool has settled (the run's record is decided again by ``rig score``)."""
+
+    def __init__(self, meta: dict):
+        spec = meta["sequential"]
+        macs = {m: list(v.get("tags", [])) for m, v in meta["macs"].items()}
+        self.seq = Sequential([Hypothesis(**h) for h in spec["hypotheses"]], macs, spec.get("pool", "tags"),
+                              spec.get("alpha", ALPHA), spec.get("beta", BETA))
+        self.lock = threading.Lock()
+
+    def add(self, rec: dict) -> None:
+        row = {**rec, "t_end": rec.get("t_end") or rec.get("t")}
+        if is_scored(row):
+            with self.lock:
+                self.seq.add(row)
+
+    def settled_for(self, mac: str) -> bool:
+        with self.lock:
+            return self.seq.settled_for(mac)
 
 
 def lease_ttl_s(plan: Plan, clock) -> float:
@@ -101,19 +136,26 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
             lease.release(ldir, lease.key(m), holder)
         raise
 
+    monitor = SettledMonitor(folder.meta()) if plan.until_settled else None
+
     def cycle_done(rec: dict) -> None:
         lease.renew(ldir, lease.key(lab.macs[rec["mac"]]), holder, ttl)
+        if monitor:
+            monitor.add(rec)
         if on_cycle:
             on_cycle(rec)
 
     merge_parts(folder.path)  # a night run by parallel pytest workers left per-Mac parts
     records, _ = read_journal(folder.journal)
     done = {key for key, c in cycles_from_journal(records).items() if c.get("outcome") != Outcome.UNKNOWN.value}
+    if monitor and done:   # a resumed run: the cycles already scored are evidence already seen
+        for row in score_run(folder.path).cycles.to_dict("records"):
+            monitor.add(row)
     journal = Journal(folder.journal)
     writable = True
     try:
         CycleRunner(lab, folder.path, plan, journal, clock, on_cycle=cycle_done, stop=stop,
-                    on_step=on_step).run(macs, done)
+                    on_step=on_step, settled=monitor.settled_for if monitor else None).run(macs, done)
     except RunFolderError:
         writable = False  # nothing more is written: the error says where the disk gave out
         raise
@@ -123,4 +165,7 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
             lease.release(ldir, lease.key(m), holder)
         if writable:
             folder.update_meta(finished=utc_seconds(clock.now()))
-    return derive_run(folder.path)
+    scores = derive_run(folder.path)
+    if scores.get("settled"):
+        folder.update_meta(settled={k: scores["settled"][k] for k in ("state", "cycles", "dark_wakes", "lab_hours")})
+    return scores

@@ -19,7 +19,8 @@ the two journals hold the same record types in the same order.
    journaled as ``unknown`` *before* acting, so a hang can never lose it.
 2. Close SSH sessions (an open session can hold off sleep), then sleep: lid close through the
    actuator, or ``pmset sleepnow``.
-3. Dwell.
+3. Dwell; with ``--dark-wake-every`` a Wake-on-LAN packet each interval (``WakePacket``,
+   journaled as ``wake_packet``): what it did is read from the Mac's logs, never assumed.
 4. Full wake: lid open or a power press; the actuator's instant is the anchor.
 5. Wait for SSH (bounded); if it never answers, walk the recovery ladder, then ``dut_hang``.
 6. Wait for the tunnel (bounded), then hold for the alert grace period so late alerts are seen.
@@ -46,12 +47,13 @@ from rig.parse.signatures import Signatures
 from rig.parse.unified_log import parse_unified
 from rig.runner.collect import MARGIN_S, log_show_argv
 from rig.runner.operations import (GATEWAY, Act, Collect, Hangup, Interrupted, Measure, Note, Now, Reach,
-                                   Run, Score, Step, Wait)
+                                   Run, Score, Step, Wait, WakePacket)
 from rig.runner.plan import Plan
 from rig.timestamps import utc_micro
 
 TUNNEL_EVIDENCE = frozenset({Kind.TUNNEL_UP.value, Kind.KEEPALIVE.value})
 POLL_S = 5.0           # how often the tunnel is looked for after a wake
+PACKET_MARGIN_S = 60.0  # no wake packet in the dwell's last minute: its wake would meet the rig's
 
 
 # -- the state a Mac's cycles share ------------------------------------------------------------
@@ -214,7 +216,7 @@ def _steps(s: MacScript, k: int, start: float, raw: Path, progress: list):
     finally:
         yield Hangup(s.name)
     yield from step("dwell")
-    yield Wait(s.plan.dwell_s)
+    yield from dwell(s, k)
     yield from step("wake", may_stop=False)
     anchor = yield from _wake(s, k)
     yield from step("wait for SSH")
@@ -318,6 +320,41 @@ def _sleep(s: MacScript, k: int):
     yield Note({"type": Rec.ACTION.value, "mac": s.name, "cycle": k, "kind": "cmd_sleepnow", "t": t0,
                 "sent": t0, "received": t1, "attempts": 1, "request": "pmset sleepnow",
                 "notes": [note] if note else []})
+
+
+def dwell(s: MacScript, k: int):
+    """Hold the sleep for the plan's dwell. With ``dark_wake_every_s`` and a Mac that has
+    ``wake_on_lan``, send a magic packet every interval (none in the last minute): a dark wake
+    on demand instead of one per ~15 min, so a verdict needs less lab time. A wait cut short
+    is a stop request: no more packets then."""
+    every, target = s.plan.dark_wake_every_s, s.mac.wake_on_lan
+    if every <= 0 or target is None:
+        yield Wait(s.plan.dwell_s)
+        return
+    end = (yield Now()) + s.plan.dwell_s
+    while True:
+        now = yield Now()
+        due = now + every
+        if due > end - PACKET_MARGIN_S:
+            yield Wait(end - now)
+            return
+        yield Wait(every)
+        if (yield Now()) < due:
+            return
+        yield from _wake_packet(s, k, target)
+
+
+def _wake_packet(s: MacScript, k: int, target):
+    """Send one packet and journal it; a network that refuses it is noted, never a crash."""
+    rec = {"type": Rec.WAKE_PACKET.value, "mac": s.name, "cycle": k, "hw": target.mac,
+           "to": f"{target.broadcast}:{target.port}"}
+    try:
+        rec["t"] = yield WakePacket(s.name, target)
+    except RunFolderError:
+        raise
+    except OSError as e:
+        rec.update(t=(yield Now()), error=f"not sent: {type(e).__name__}: {e}")
+    yield Note(rec)
 
 
 def _wake(s: MacScript, k: int, prefix: str = ""):

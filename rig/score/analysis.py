@@ -35,6 +35,8 @@ What is measured, and why each number exists:
   keep-alive gap inside one session (see :func:`rig.score.callbacks.keepalive_gap`), and the
   build's own dark/full verdicts (``wake_classified`` rows, verdict in ``detail``) against the
   power log's truth, as a confusion matrix.
+- **on-demand dark wakes** (``--dark-wake-every``): Wake-on-LAN packets sent, and the dark and
+  full wakes the Mac's own lines show for them (:mod:`~rig.score.on_demand`).
 
 :func:`analyse_cycle` returns the metrics (a flat dict: one row of ``cycles.csv``) together with
 the intervals and marks the report draws, so the picture and the numbers can never disagree.
@@ -44,8 +46,8 @@ Each family lives in its own module, in the order :func:`analyse_cycle` runs the
 also the column order of ``cycles.csv``): :mod:`~rig.score.window` (window and anchors),
 :mod:`~rig.score.churn` (in-sleep counts, handshakes), :mod:`~rig.score.lanes` (tunnel, gateway
 and probe state, DPD terminations), :mod:`~rig.score.alerts`, :mod:`~rig.score.time_to_tunnel`,
-:mod:`~rig.score.zombie`, :mod:`~rig.score.callbacks` (callbacks, keep-alive gaps) and
-:mod:`~rig.score.verdicts`.
+:mod:`~rig.score.zombie`, :mod:`~rig.score.callbacks` (callbacks, keep-alive gaps),
+:mod:`~rig.score.verdicts` and :mod:`~rig.score.on_demand`.
 """
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ from rig.score.callbacks import dark_wake_callbacks, keepalive_gap
 from rig.score.churn import handshakes_cut, sleep_exposure
 from rig.score.lanes import gateway_lane, probe_lane, tunnel_lane
 from rig.score.marks import Mark, MarkKind
+from rig.score.on_demand import on_demand_wakes
 from rig.score.time_to_tunnel import time_to_tunnel
 from rig.score.verdicts import wake_verdicts
 from rig.score.window import ANCHORS, SLEEP_ACTIONS, SLEEP_MATCH_S, WAKE_ACTIONS, CycleColumns, find_window
@@ -145,6 +148,7 @@ def analyse_cycle(ev: pd.DataFrame, actions: list[dict], *, grace_s: float = 30.
     res.update(dark_wake_callbacks(c, w))
     res["keepalive_gap_max_s"] = keepalive_gap(c)
     res.update(wake_verdicts(c, w, marks))
+    res.update(on_demand_wakes(c, w))
     marks.sort(key=lambda m: m.t)
     return CycleAnalysis({**res, "scorable": True}, origin_ns=c.base_ns, window=w.span, phases=w.phases,
                          tunnel=tunnel, gateway=gateway, probe=probe, zombie=zombie, marks=marks,

@@ -50,7 +50,8 @@ def _analyse_mac(data: RunData, mac: str, ks: list[int], end: float | None = Non
     out = []
     for k in ks:
         cycle = data.cycles[(mac, k)]
-        base = {"mac": mac, "cycle": k, "t_start": cycle["t"], "outcome": cycle.get("outcome", "unknown"),
+        base = {"mac": mac, "cycle": k, "t_start": cycle["t"], "t_end": cycle.get("t_end"),
+                "outcome": cycle.get("outcome", "unknown"),
                 "reason": data.redactor.mask(str(cycle.get("reason", "")))}
         if k not in events:
             before = dict(fresh)   # nothing known about the gap: start over

@@ -86,6 +86,10 @@ def _controller_rows(cycle: dict) -> list[dict]:
     for a in cycle.get("actions", []):
         out.append(row(_iso(a["t"]), repr(a["t"]), "controller", Source.CONTROLLER, a["kind"],
                        detail=a.get("request", ""), mac=cycle["mac"]))
+    for w in cycle.get("wake_packets", []):   # sent ones: a packet the network refused is no evidence
+        if "error" not in w:
+            out.append(row(_iso(w["t"]), repr(w["t"]), "controller", Source.CONTROLLER, Kind.WAKE_PACKET,
+                           detail=f"magic packet for {w.get('hw', '')} to {w.get('to', '')}", mac=cycle["mac"]))
     out.append(row(_iso(cycle["t"]), repr(cycle["t"]), "controller", Source.CONTROLLER, Kind.CYCLE_START,
                    mac=cycle["mac"]))
     if "reason" in cycle or cycle.get("outcome") != Outcome.UNKNOWN.value:

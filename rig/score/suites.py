@@ -3,6 +3,7 @@ report read the gates from here via the run folder, the pytest suites import the
 from __future__ import annotations
 
 from rig.score.gates import Gate
+from rig.score.sequential import Hypothesis
 
 # Gates several suites share, declared once.
 RECONNECTS = Gate("reconnects in sleep", "reconnects_in_sleep", "<=", 0, "per cycle", "max")
@@ -60,17 +61,32 @@ NETWORK_CHANGE_GATES = [
     Gate("true disconnect alerts", "true_alerts", "==", 0, "alerts", "sum"),
 ]
 
+# Hypotheses of the sequential test (``rig run --until-settled``, rig.score.sequential): the rate
+# a good build stays at or under and the rate a bad one reaches. "Per wake" counts the cycle's
+# dark wakes plus its full wake. A build that alerts at one wake in ten is bad; one in a hundred
+# is what a good build is allowed by chance (a real network hiccup in a dark wake).
+FALSE_ALERTS_PER_WAKE = Hypothesis("false alerts per wake", "false_alerts", "wakes", 0.01, 0.10, "alerts per wake")
+RECONNECTS_PER_WAKE = Hypothesis("reconnects in sleep per wake", "reconnects_in_sleep", "wakes", 0.01, 0.10,
+                                 "reconnects per wake")
+# TTT p95 <= 5 s as a sequential question: at most 5 % of wakes slower than 5 s (or censored) is
+# good, half of them is bad.
+SLOW_WAKES = Hypothesis("wakes slower than the TTT gate", "ttt_s", "cycles", 0.05, 0.50, "of wakes", over=5.0)
+SLOW_WAKES_LONG = Hypothesis("wakes slower than 10 s after a long sleep", "ttt_s", "cycles", 0.05, 0.50,
+                             "of wakes", over=10.0)
+
 # ``exposure``: what a run must have seen (over its scored cycles) for a PASS to mean anything;
 # below it the run is inconclusive (rig.score.summary). Keys: dark_wakes, sleep_hours, cycles.
 SUITES = {
     "dark_wake": {"gates": DARK_WAKE_GATES, "dwell_s": 45 * 60, "cycles": 2,
-                  "exposure": {"dark_wakes": 1}},
+                  "exposure": {"dark_wakes": 1},
+                  "sequential": [FALSE_ALERTS_PER_WAKE, RECONNECTS_PER_WAKE, SLOW_WAKES]},
     "dark_wake_churn": {"gates": DARK_WAKE_CHURN_GATES, "dwell_s": 60 * 60, "cycles": 2, "min_dark_wakes": 3,
-                        "exposure": {"dark_wakes": 3}},
+                        "exposure": {"dark_wakes": 3},
+                        "sequential": [FALSE_ALERTS_PER_WAKE, RECONNECTS_PER_WAKE]},
     "time_to_tunnel": {"gates": TIME_TO_TUNNEL_GATES, "dwell_s": 20 * 60, "cycles": 3,
-                       "exposure": {"cycles": 1}},
+                       "exposure": {"cycles": 1}, "sequential": [SLOW_WAKES]},
     "long_sleep": {"gates": LONG_SLEEP_GATES, "dwell_s": 3 * 3600, "cycles": 1,
-                   "exposure": {"sleep_hours": 2.0}},
+                   "exposure": {"sleep_hours": 2.0}, "sequential": [SLOW_WAKES_LONG, FALSE_ALERTS_PER_WAKE]},
     "wake_kinds": {"gates": WAKE_KINDS_GATES, "dwell_s": 45 * 60, "cycles": 2,
                    "exposure": {"dark_wakes": 1}},
     "sleep_length_sweep": {"gates": SLEEP_LENGTH_SWEEP_GATES, "dwell_s": 45 * 60, "cycles": 1,
@@ -79,8 +95,14 @@ SUITES = {
                            # a 2-minute sleep sees no dark wake by design: each test needs its cycle
                            "test_exposure": {"cycles": 1}},
     "network_change": {"gates": NETWORK_CHANGE_GATES, "dwell_s": 20 * 60, "cycles": 2,
-                       "exposure": {"cycles": 1}},
+                       "exposure": {"cycles": 1}, "sequential": [SLOW_WAKES]},
 }
+
+
+def hypotheses(suite: str) -> list[Hypothesis]:
+    """The suite's sequential hypotheses (a suite without any cannot run ``--until-settled``:
+    a sweep runs every length by design). Macs are pooled by their tags."""
+    return list(SUITES.get(suite, {}).get("sequential", []))
 
 
 def exposure(suite: str) -> dict:

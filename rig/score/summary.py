@@ -15,6 +15,7 @@ import pandas as pd
 from rig.metrics import time_summary, times
 from rig.outcomes import Outcome, is_scored
 from rig.score.gates import judge_all
+from rig.score.sequential import ALPHA, BETA, Hypothesis, settle
 from rig.score.suites import exposure as suite_exposure, shortfall
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ COUNT_METRICS = (
     "alerts_ext_false", "alerts_ext_false_asleep", "alerts_ext_false_dark", "alerts_ext_false_recovered",
     "alerts_gw_false", "alerts_gw_false_asleep", "alerts_gw_false_dark", "alerts_gw_false_recovered",
     "true_alerts_ext", "true_alerts_gw", "dark_wakes", "dark_wake_wake_callbacks", "dark_wake_sleep_callbacks",
-    "verdicts", "verdict_errors", "verdicts_unmatched",
+    "verdicts", "verdict_errors", "verdicts_unmatched", "wol_sent", "wol_dark_wakes", "wol_full_wakes",
 )
 
 
@@ -117,6 +118,12 @@ def summarize(data: RunData, rows: list[dict], bad: dict) -> dict:
     # A Mac that hung after wake is the device's failure: the build cannot pass such a night.
     ok = all(g["verdict"] == "pass" for g in gates + rules)
     verdict = "no data" if not scored else ("pass" if ok and not hangs else "fail")
+    settled = _settled(data.meta, scored)
+    if settled and verdict in ("pass", "fail"):
+        # a sequential run: a failure seen stands, a settled FAIL fails, and only a settled
+        # PASS passes; a test that did not settle (at --max-cycles) is inconclusive
+        verdict = ("fail" if verdict == "fail" or settled["state"] == "settled fail"
+                   else "pass" if settled["state"] == "settled pass" else "inconclusive")
     block = _build_block(scored, data.grace_s)
     exposure = _exposure(data.meta, block, len(scored))
     if verdict == "pass" and exposure["short"]:
@@ -129,13 +136,15 @@ def summarize(data: RunData, rows: list[dict], bad: dict) -> dict:
         per_mac[mac] = {"cycles": len(mine), "cycles_scored": len(sc), "outcomes": _counts(r["outcome"] for r in mine),
                         "failed": sum(1 for r in mine if r["outcome"] in (Outcome.FAIL.value, Outcome.DUT_HANG.value)),
                         "totals": {m: b["totals"][m] for m in ("reconnects_in_sleep", "false_alerts", "true_alerts",
-                                                               "dark_wakes", "dpd_terminations")},
+                                                               "dark_wakes", "dpd_terminations",
+                                                               "wol_sent", "wol_dark_wakes", "wol_full_wakes")},
                         "ttt": {k: b["ttt"][k] for k in ("p50", "p95", "max", "censored", "p95_censored")},
                         "zombie_cycles_over_grace": b["zombie"]["cycles_over_grace"]}
     return {
         "build": data.meta.get("build"),
         "verdict": verdict,
         "exposure": exposure,
+        **({"settled": settled} if settled else {}),
         "cycles": len(rows),
         "cycles_scored": len(scored),
         "outcomes": outcomes,
@@ -178,6 +187,19 @@ def _worst(per_mac: dict) -> str:
         return (m["failed"], t["false_alerts"] + t["true_alerts"] + t["reconnects_in_sleep"],
                 m["ttt"]["p95"] or 0.0, mac)
     return max(per_mac.items(), key=badness)[0]
+
+
+def _settled(meta: dict, scored: list[dict]) -> dict | None:
+    """The sequential test over the scored cycles of a run made with ``--until-settled``
+    (run.json's ``sequential``: its hypotheses, pooling and error rates), else None."""
+    spec = meta.get("sequential")
+    if not spec:
+        return None
+    hyps = [Hypothesis(**h) for h in spec["hypotheses"]]
+    macs = {m: list(v.get("tags", [])) for m, v in (meta.get("macs") or {}).items()}
+    out = settle(hyps, scored, macs, spec.get("pool", "tags"), spec.get("alpha", ALPHA), spec.get("beta", BETA))
+    out["max_cycles"] = spec.get("max_cycles")
+    return out
 
 
 def _exposure(meta: dict, block: dict, scored: int) -> dict:

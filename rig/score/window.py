@@ -60,13 +60,14 @@ class CycleColumns:
         return int((m & mask).sum()) if mask is not None else int(m.sum())
 
 
-def power_arrays(ev: pd.DataFrame, base_ns: int, p: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-    """The power series (one row per transition, µs where powerd logged it): times and kinds."""
+def power_arrays(ev: pd.DataFrame, base_ns: int, p: pd.DataFrame | None) -> tuple[np.ndarray, ...]:
+    """The power series (one row per transition, µs where powerd logged it): times, kinds and
+    lines (the wake reason is in the line)."""
     p = power_events(ev) if p is None else p
     if p.empty:
-        return np.zeros(0), np.zeros(0, dtype=object)
+        return np.zeros(0), np.zeros(0, dtype=object), np.zeros(0, dtype=object)
     ns = p["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
-    return (ns - base_ns) / 1e9, p["kind"].to_numpy(dtype=object)
+    return (ns - base_ns) / 1e9, p["kind"].to_numpy(dtype=object), p["detail"].to_numpy(dtype=object)
 
 
 def power_phases(pw_t: np.ndarray, pw_kind: np.ndarray, start: float, end: float) -> list:
@@ -111,6 +112,7 @@ class Window:
     phases: list = field(default_factory=list)
     phase_at: PhaseAt | None = None
     in_sleep: np.ndarray | None = None             # per row of the cycle: inside [sleep, full wake)
+    pw_detail: np.ndarray | None = None            # the power series' lines (their wake reasons)
 
     @property
     def anchor(self) -> float:
@@ -149,7 +151,7 @@ def find_window(c: CycleColumns, ev: pd.DataFrame, actions: list[dict], power: p
     :attr:`Window.complete`).
     """
     base = c.base_ns
-    pw_t, pw_kind = power_arrays(ev, base, power)
+    pw_t, pw_kind, pw_detail = power_arrays(ev, base, power)
     sleep_act = next((a for a in actions if a["kind"] in SLEEP_ACTIONS), None)
     wake_act = next((a for a in actions if a["kind"] in WAKE_ACTIONS), None)
     rel = lambda a: float(a["t"]) - base / 1e9 if a else math.nan  # noqa: E731 - an action's instant
@@ -162,7 +164,8 @@ def find_window(c: CycleColumns, ev: pd.DataFrame, actions: list[dict], power: p
     sleep_start = float(sleeps[0]) if len(sleeps) else rel(sleep_act)
     fulls = pw_t[np.isin(pw_kind, list(FULL)) & (pw_t > sleep_start)]
     full_t = float(fulls[0]) if len(fulls) else rel(wake_act)
-    w = Window(base, span, sleep_start, full_t, pw_t, pw_kind, _anchors(c, sleep_start, rel(wake_act)))
+    w = Window(base, span, sleep_start, full_t, pw_t, pw_kind, _anchors(c, sleep_start, rel(wake_act)),
+               pw_detail=pw_detail)
     w.anchor_name = next((n for n in ANCHORS if n in w.anchors), "")
     if w.complete:
         w.span = (min(span[0], sleep_start), max(span[1], full_t))

@@ -336,3 +336,19 @@ def write_packages(folder) -> list:
                         f'product = "TwinProxy"\nmodel = "{name}"\nversion = "{version}"\n')
         out.append(path)
     return out
+
+
+def manifest(build: str, folder) -> tuple:
+    """A twin build manifest for ``twin:MODEL[@LABEL]`` in ``folder`` and the version the Mac's
+    listing will show after it is installed (the label, else the model's own version)."""
+    from pathlib import Path
+
+    name, _, label = build.split(":", 1)[1].partition("@")
+    cls = model(name)
+    version = label or f"{cls.version}-{name}"
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"TwinProxy-{version}.pkg"
+    path.write_text("# A twin build manifest: what a .pkg is to a real Mac.\n"
+                    f'product = "TwinProxy"\nmodel = "{name}"\nversion = "{version}"\n')
+    return path, version

@@ -15,12 +15,14 @@ import shlex
 from dataclasses import dataclass
 
 from rig.drive.ssh import CommandResult, Unreachable
+from rig.drive.wol import magic_packet
 from rig.journal import Rec
 from rig.outcomes import Outcome
 from rig.runner import operations as ops
 from rig.outcomes import RigError
 from rig.runner.collect import gateway_argv, host_window
 from rig.runner.offsets import Offset
+from rig.score.derive import score_collected_cycle
 from rig.twin.shell import gateway_shell, mac_shell
 
 
@@ -57,6 +59,8 @@ class BatchExecutor:
     def do_note(self, op: ops.Note):
         rec = op.record
         self.night.sim.journal(rec)
+        if op.scores is not None and self.night.sim.monitor is not None:
+            self.night.sim.monitor.add({**op.scores, **rec})
         kind = rec.get("kind", "")
         if rec["type"] == Rec.CYCLE_START.value:
             self.marks = {"start": rec["t"]}
@@ -128,6 +132,14 @@ class BatchExecutor:
         yield received
         return Action(f"{rid} {words}", at, sent, received)
 
+    def do_wakepacket(self, op: ops.WakePacket):
+        """The magic packet crosses the LAN (half a round trip) and reaches the Mac's interface
+        as the live twin's UDP listener hands it over: the same bytes, the same model method."""
+        sent = self.world.now
+        yield sent + self.ctl.rtt() / 2
+        self.mac.wake_packet(magic_packet(op.target.mac))
+        return sent
+
     def do_wait(self, op: ops.Wait):
         if op.seconds > 0:
             yield self.world.now + op.seconds
@@ -160,9 +172,15 @@ class BatchExecutor:
 
     def do_score(self, op):
         """The batch scores the whole run at its end (``rig score``); the cycle's placeholder
-        outcome stands until then. The rig's scoring pause before the next cycle is kept."""
+        outcome stands until then, unless a sequential test needs each cycle's score as it
+        ends (``--until-settled``): then it is scored here, as the runner does. The rig's
+        scoring pause before the next cycle is kept."""
         yield self.world.now + 0.2
-        return {}
+        sim = self.night.sim
+        if sim.monitor is None:
+            return {}
+        sim.flush_journal()
+        return score_collected_cycle(sim.folder.path, op.mac, op.cycle)
 
 
 def _line(words) -> str:

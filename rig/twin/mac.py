@@ -21,6 +21,12 @@ the recovery ladder's second rung); ``needs_ac_cycle`` (ignored until its AC was
 and on: the third rung); ``clock_step_s`` (the Mac's clock steps at every full wake, as an NTP
 step after a long sleep does); ``tz_change`` (its UTC offset changes at an instant of the night,
 a DST change inside its pmset dump and unified log).
+
+Wake-on-LAN (``wake_packet``): a magic packet for the Mac's hardware address while it sleeps,
+with "Wake for network access" on (``womp 1`` in its pmset settings), is a dark wake with a
+network reason, the same dark wake a maintenance wake is to the extension (``wol = "dark"``);
+``wol = "full"`` makes it a full wake instead (a model that lights up on network access), and
+``wol = "off"`` starts the Mac with ``womp 0`` (packets ignored until ``pmset -a womp 1``).
 """
 from __future__ import annotations
 
@@ -28,19 +34,38 @@ import bisect
 import random
 import uuid
 
+from rig.drive.wol import wakes
 from rig.twin import formats
 
 POWERD = "com.apple.powerd"
 EXT_PATH = ("/Library/SystemExtensions/4B1F0C55-6E0D-4C7C-9A55-0D6C1F2B7A10/"
             "com.example.twinproxy.extension.systemextension/Contents/MacOS/com.example.twinproxy.extension")
 POWERD_PATH = "/System/Library/CoreServices/powerd.bundle/powerd"
+# Network wake reasons as real Macs print them (tests/data/real/): the wired LAN alone
+# ("GLAN/", pmset_log_issue_adrgumula_oc-m3800_7.txt) and, on Apple silicon, the Wi-Fi chip's
+# WLAN (pmset_log_issue_actuallymentor_battery_226.txt). A laptop wakes by Wi-Fi, a desktop by wire.
+NETWORK_REASON = {"laptop": "SMC.OutboxNotEmpty smc.70070000 wifibt wlan/", "desktop": "GLAN/"}
+WOL_MODES = ("dark", "full", "off")
+
+
+def hardware_address(serial: int) -> str:
+    """The twin Mac's interface address: locally administered, unique per serial."""
+    return f"02:72:69:67:{serial >> 8 & 255:02x}:{serial & 255:02x}"
+
+
+def pmset_settings(womp: bool) -> dict:
+    """A Mac's ``pmset -g`` settings, named and valued as a real one prints them (each line
+    `` womp                 1``; shell.py prints them, ``pmset -a KEY VALUE`` changes them)."""
+    return {"standby": "1", "powernap": "1", "tcpkeepalive": "1", "womp": "1" if womp else "0",
+            "ttyskeepawake": "1", "lidwake": "1", "hibernatemode": "3", "hibernatefile": "/var/vm/sleepimage",
+            "sleep": "1", "displaysleep": "10", "disksleep": "10"}
 
 
 class Mac:
     def __init__(self, world, name: str, serial: int, *, kind: str = "laptop", skew: float = 0.0,
                  utc_offset_min: int = 0, build: str = "naive", dark_interval_s: float = 900.0,
                  fault: str = "", macos: str = "15.3", network_change: float = 0.0,
-                 clock_step_s: float = 0.0, tz_change: tuple | None = None):
+                 clock_step_s: float = 0.0, tz_change: tuple | None = None, wol: str = "dark"):
         from rig.twin.builds import model
 
         self.world = world
@@ -55,6 +80,11 @@ class Mac:
         self.fault = fault
         self.stuck = False  # asleep and deaf to wake requests until the fault's remedy (see above)
         self.macos = macos
+        if wol not in WOL_MODES:
+            raise ValueError(f"{name}: wol must be one of {', '.join(WOL_MODES)}, not {wol!r}")
+        self.wol = wol
+        self.hw_address = hardware_address(serial)
+        self.settings = {"pmset": pmset_settings(womp=wol != "off"), "log_modes": {}}  # shell.py, doctor
         self.boot_uuid = str(uuid.UUID(int=world.rng.getrandbits(128))).upper()
         self.boot_t = world.now - 3600.0
         # network: None = the home network (the gateway's default address for this Mac)
@@ -77,7 +107,7 @@ class Mac:
                       "phases": [[world.now, None, "full"]], "wakes": [], "sleeps": [], "handshakes": [],
                       "tunnel_ups": [], "tunnel_downs": [], "alerts": [], "dpd": [], "full_wakes": [],
                       "wake_requests": [], "network_changes": [], "failed_handshakes": [], "zombie": [],
-                      "offload_keepalives": 0, "clock_steps": [], "remedies": []}
+                      "offload_keepalives": 0, "clock_steps": [], "remedies": [], "wake_packets": []}
         self.ext = model(build)(self, world)
         self.installed_version = f"{self.ext.version}-{build}"
         self.ext_pid = 300 + serial * 7
@@ -197,6 +227,35 @@ class Mac:
         else:
             self.request_full_wake("power")
 
+    def wake_packet(self, data: bytes) -> None:
+        """A datagram reached the Mac's interface (the live twin's UDP port, or the batch). Only
+        a magic packet for its own address, while it sleeps with womp on, wakes it (module
+        docstring); anything else is ignored, as a real interface ignores it."""
+        rec = {"t": self.world.now, "power": self.power}
+        if not wakes(data, self.hw_address):
+            rec["result"] = "ignored: no magic packet for this Mac"
+        elif self.settings["pmset"]["womp"] != "1":
+            rec["result"] = "ignored: womp 0"
+        elif self.power != "sleep" or self.fault == "never_wakes" or self.stuck:
+            rec["result"] = "ignored: " + ("awake" if self.power != "sleep" else f"deaf ({self.fault})")
+        elif self.wol == "full":
+            rec["result"] = "full wake"
+            self.world.after(self.world.rng.uniform(0.25, 0.7), self._full_wake, "network", self.world.now)
+        else:
+            rec["result"] = "dark wake"
+            self.world.after(self.world.rng.uniform(0.2, 0.5), self._dark_wake, self.token, "network")
+        self.truth["wake_packets"].append(rec)
+
+    def network_reason(self) -> str:
+        return NETWORK_REASON.get(self.kind, NETWORK_REASON["desktop"])
+
+    def ifconfig(self) -> str:
+        """``ifconfig``'s lines for the Mac's interface, as macOS prints them (the ether line is
+        what ``rig doctor`` matches the lab's wake_on_lan address against)."""
+        return (f"{self.interface}: flags=8863<UP,BROADCAST,SMART,RUNNING,SIMPLEX,MULTICAST> mtu 1500\n"
+                f"\toptions=6460<TSO4,TSO6,CHANNEL_IO,PARTIAL_CSUM,ZEROINVERT_CSUM>\n"
+                f"\tether {self.hw_address}\n\tmedia: autoselect\n\tstatus: active\n")
+
     def request_full_wake(self, cause: str) -> None:
         self.truth["wake_requests"].append({"t": self.world.now, "cause": cause})
         if self.power == "full" or self.fault == "never_wakes" or self.stuck:
@@ -227,15 +286,18 @@ class Mac:
         interval = self.dark_interval_s * self.world.rng.uniform(0.85, 1.15)
         self.world.after(interval, self._dark_wake, self.token)
 
-    def _dark_wake(self, token: int) -> None:
+    def _dark_wake(self, token: int, cause: str = "maintenance") -> None:
+        """A dark wake (the scheduled maintenance one, or a network one from a magic packet):
+        the same wake to the extension, only the reason in the logs differs."""
         if token != self.token:
             return
         self.epoch += 1
         src = "AC" if self.ac else "BATT"
-        self._pmset("DarkWake", f"DarkWake from Normal Sleep [CDN] : due to EC.RTC/Maintenance Using {src} (Charge:100%)", state=True)
-        self._powerd("DarkWake from Normal Sleep [CDN] : due to EC.RTC/Maintenance")
+        why = self.network_reason() if cause == "network" else "EC.RTC/Maintenance"
+        self._pmset("DarkWake", f"DarkWake from Normal Sleep [CDN] : due to {why} Using {src} (Charge:100%)", state=True)
+        self._powerd(f"DarkWake from Normal Sleep [CDN] : due to {why}")
         self._maybe_move()
-        self.truth["wakes"].append({"t": self.world.now, "kind": "dark"})
+        self.truth["wakes"].append({"t": self.world.now, "kind": "dark", "cause": cause})
         self._phase("dark")
         self.world.after(0.08, self._deliver_wake, True, self.epoch)
         self.world.after(self.world.rng.uniform(10.0, 60.0), self._enter_sleep, "Maintenance Sleep", self.token)
@@ -257,7 +319,7 @@ class Mac:
             self._phase("full")
             self.ext.on_promoted()
         else:
-            why = "EC.LidOpen/Lid Open" if cause == "lid" else "EC.PowerButton/User"
+            why = {"lid": "EC.LidOpen/Lid Open", "network": self.network_reason()}.get(cause, "EC.PowerButton/User")
             self.epoch += 1
             if self.clock_step_s:  # stepped as the Mac wakes: its wake lines carry the new time
                 self._skews.append((self.world.now, self.skew + self.clock_step_s))
@@ -265,7 +327,7 @@ class Mac:
                                                   "skew": self.skew})
             self._pmset("Wake", f"Wake from Normal Sleep [CDNVA] : due to {why} Using {src} (Charge:100%)", state=True)
             self._powerd(f"Wake from Normal Sleep [CDNVA] : due to {why}")
-            self.truth["wakes"].append({"t": self.world.now, "kind": "full"})
+            self.truth["wakes"].append({"t": self.world.now, "kind": "full", "cause": cause})
             self._phase("full")
             self.world.after(0.08, self._deliver_wake, False, self.epoch)
         self._pmset("WakeTime", f"WakeTime: {self.world.rng.uniform(0.2, 0.6):.3f} sec")

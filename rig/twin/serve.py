@@ -1,4 +1,5 @@
-"""Start a twin lab: the world, an SSH door per host, the actuator pty, and a ``lab.toml``.
+"""Start a twin lab: the world, an SSH door per host, a Wake-on-LAN UDP port per Mac, the
+actuator pty, and a ``lab.toml``.
 
 The lab file is written exactly as a real rack's would look (hosts, ports, known_hosts, the
 tty path), plus the ``[clock]`` table that puts the controller on the twin's virtual clock.
@@ -23,10 +24,11 @@ from rig.twin.faults import Faults
 from rig.twin.files import MacFiles, files_dir
 from rig.twin.firmware import Firmware
 from rig.twin.gateway import Gateway
-from rig.twin.mac import Mac
+from rig.twin.mac import Mac, hardware_address
 from rig.twin.shell import gateway_shell, mac_shell
 from rig.twin.shell_door import DoorSocket
 from rig.twin.sshd import TwinSSHServer
+from rig.twin.wake_door import WakeDoor
 from rig.twin.world import World
 
 USER = "rig"
@@ -43,13 +45,14 @@ class MacSpec:
     tags: list = field(default_factory=list)
     clock_step_s: float = 0.0  # fault: the Mac's clock steps by this much at every full wake (NTP)
     tz_change: list = field(default_factory=list)  # fault: [after_s, utc_offset_min] (a DST change)
+    wol: str = "dark"  # a magic packet in sleep: dark (wake) | full (wake) | off (womp 0, ignored)
 
     def model(self, world, serial: int, build: str, dark_interval_s: float) -> Mac:
         """The twin Mac this spec describes (the live twin and the batch build it the same way)."""
         return Mac(world, self.name, serial, kind=self.kind, skew=self.skew, utc_offset_min=self.utc_offset_min,
                    build=build, dark_interval_s=dark_interval_s, fault=self.fault,
                    network_change=self.network_change, clock_step_s=self.clock_step_s,
-                   tz_change=tuple(self.tz_change) or None)
+                   tz_change=tuple(self.tz_change) or None, wol=self.wol)
 
 
 DEFAULT_MACS = [
@@ -101,6 +104,7 @@ class TwinLab:
         # host -> (shell handler, awake?): what both doors call (embedded sshd, door socket)
         self.hosts: dict[str, tuple] = {}
         self.door: DoorSocket | None = None
+        self.wake_doors: dict[str, WakeDoor] = {}   # Mac -> its Wake-on-LAN UDP port
         self.faults = Faults(cfg.faults)
 
     def start(self) -> Path:
@@ -121,6 +125,8 @@ class TwinLab:
             srv = TwinSSHServer(spec.name, hk, client, USER, handler=self.hosts[spec.name][0],
                                 reachable=self.hosts[spec.name][1], files=files).start()
             self.servers[spec.name] = srv
+            self.wake_doors[spec.name] = WakeDoor(
+                spec.name, lambda data, m=mac: self.world.act(self.clock.now(), m.wake_packet, data)).start()
             known.append(keys.known_hosts_line("127.0.0.1", srv.port, hk))
         ghk = keys.new_key(root / "hostkey_gateway")
         self.hosts[gw.name] = (lambda cmd: self._gateway(gw, cmd), lambda: True)
@@ -175,7 +181,8 @@ class TwinLab:
 
     def _lab_toml(self, gw_port: int) -> str:
         ports = {name: srv.port for name, srv in self.servers.items()}
-        return lab_toml(self.cfg, self.world.gateway.name, gw_port, ports, str(self.firmware.link), self.clock)
+        return lab_toml(self.cfg, self.world.gateway.name, gw_port, ports, str(self.firmware.link), self.clock,
+                        wol_ports={name: d.port for name, d in self.wake_doors.items()})
 
     def write_truth(self) -> Path:
         self.world.advance(self.clock.now())
@@ -190,6 +197,8 @@ class TwinLab:
             self.door.stop()
         for s in self.servers.values():
             s.stop()
+        for d in self.wake_doors.values():
+            d.stop()
         if self.firmware:
             self.firmware.unplug()
 
@@ -213,10 +222,11 @@ def serve(root: Path, cfg: TwinConfig) -> None:
 
 
 def lab_toml(cfg: "TwinConfig", gateway: str, gw_port: int, mac_ports: dict, actuator_port: str,
-             clock=None, signatures: str = "signatures.toml") -> str:
+             clock=None, signatures: str = "signatures.toml", wol_ports: dict | None = None) -> str:
     """The twin's lab file: the same shape as a real rack's ``lab.toml``, one Mac per channel of
-    one actuator. The live twin writes it with its doors' ports; the batch reads the same lab
-    (placeholder ports, never dialled), so both run the same cycle on the same Macs."""
+    one actuator. The live twin writes it with its doors' ports (SSH, and each Mac's
+    Wake-on-LAN UDP port on 127.0.0.1); the batch reads the same lab (placeholder ports, never
+    dialled), so both run the same cycle on the same Macs."""
     out = [
         "# Lab file written by the twin: the same shape as a real rack's lab.toml.",
         "[lab]",
@@ -272,6 +282,8 @@ def lab_toml(cfg: "TwinConfig", gateway: str, gw_port: int, mac_ports: dict, act
             f'sleep_by = "{"lid" if laptop else "sleepnow"}"',
             f'wake_by = "{"lid" if laptop else "power"}"',
             "tags = [" + ", ".join(_toml_str(t) for t in spec.tags or [spec.kind]) + "]",
+            f'wake_on_lan = {{ mac = "{hardware_address(i)}", broadcast = "127.0.0.1", '
+            f"port = {(wol_ports or {}).get(spec.name, 9)} }}",
             "",
         ]
     return "\n".join(out)

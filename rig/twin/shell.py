@@ -63,6 +63,8 @@ def _mac_command(world, mac, argv: list[str], files=None) -> Result:
             return (f"ProductName:\t\tmacOS\nProductVersion:\t\t{mac.macos}\nBuildVersion:\t\t24D60\n").encode(), b"", 0
         if prog == "hostname":
             return f"{mac.name}.local\n".encode(), b"", 0
+        if prog == "ifconfig":
+            return mac.ifconfig().encode(), b"", 0
         if prog == "true":
             return b"", b"", 0
         if prog == "pmset":
@@ -125,11 +127,9 @@ def _installer(mac, args: list[str], files) -> Result:
 
 
 def _settings(mac) -> dict:
-    """The Mac's pmset settings and log modes (what `rig doctor` checks and fixes)."""
-    return mac.__dict__.setdefault("settings", {
-        "pmset": {"standby": "1", "powernap": "1", "tcpkeepalive": "1", "womp": "1", "ttyskeepawake": "1"},
-        "log_modes": {},
-    })
+    """The Mac's pmset settings and log modes (what `rig doctor` checks and fixes; the Mac
+    model reads womp from them)."""
+    return mac.settings
 
 
 def _pmset(world, mac, args: list[str]) -> Result:

@@ -42,7 +42,7 @@ from rig.run_folder import RunFolder
 from rig.runner import script
 from rig.runner.collect import log_show_argv
 from rig.runner.plan import Plan
-from rig.runner.run import start_run
+from rig.runner.run import SettledMonitor, start_run
 from rig.score.suites import SUITES
 from rig.timestamps import log_show_time, utc_seconds
 from rig.twin.executor import BatchExecutor
@@ -67,6 +67,15 @@ class SimPlan:
     tunnel_timeout_s: float = 60.0
     wake_timeout_s: float = 180.0
     power_press_ms: int = 300
+    dark_wake_every_s: float = 0.0  # a Wake-on-LAN packet every this many dwell seconds (0: none)
+    # stop each Mac once the suite's sequential test settles; nights x cycles_per_night is the most
+    until_settled: bool = False
+    max_cycles: int = 0       # the most cycles per Mac (0: nights x cycles_per_night)
+
+    @property
+    def cycles(self) -> int:
+        whole = self.nights * self.cycles_per_night
+        return min(whole, self.max_cycles) if self.max_cycles else whole
 
 
 @dataclass
@@ -169,10 +178,12 @@ class Night:
     # -- the Mac's cycles: the rig's own script, on this night's world ---------------------------
     def mac_night(self, mac: Mac, channel: int):
         sim, per = self.sim, self.sim.plan.cycles_per_night
-        cycles = range(self.index * per + 1, (self.index + 1) * per + 1)
+        cycles = range(self.index * per + 1, min((self.index + 1) * per, sim.plan.cycles) + 1)
         mine = script.MacScript(sim.lab, sim.rig_plan, sim.folder.path, sim.lab.macs[mac.name],
                                 sim.signatures, sim.offsets)
-        yield from BatchExecutor(self, mac, channel).execute(script.mac_cycles(mine, cycles))
+        settled = sim.monitor.settled_for if sim.monitor else (lambda name: False)
+        yield from BatchExecutor(self, mac, channel).execute(
+            script.mac_cycles(mine, cycles, stopped=lambda: settled(mac.name)))
 
     def close_zombies(self) -> None:
         for mac in self.world.macs.values():
@@ -209,11 +220,14 @@ class Batch:
         self.truth_sessions: list[dict] = []
         self.truth_nights: list[dict] = []
         self.cycles: list[dict] = []
+        self.monitor: SettledMonitor | None = None   # the sequential test, with --until-settled
         # a Mac that hangs is skipped for the rest of its night (it is power-cycled before the next)
-        self.rig_plan = Plan(build=self.build, cycles=plan.nights * plan.cycles_per_night, dwell_s=plan.dwell_s,
+        self.rig_plan = Plan(build=self.build, cycles=plan.cycles, dwell_s=plan.dwell_s,
                              grace_s=plan.grace_s, wake_timeout_s=plan.wake_timeout_s,
                              tunnel_timeout_s=plan.tunnel_timeout_s, power_press_ms=plan.power_press_ms,
-                             hang_limit=1, gates=list(SUITES["dark_wake"]["gates"]))
+                             dark_wake_every_s=plan.dark_wake_every_s,
+                             hang_limit=1, gates=list(SUITES["dark_wake"]["gates"]),
+                             until_settled=plan.until_settled)
         self.command = command or ["rig", "twin", "simulate"]
 
     def log_show_command(self, start: float, end: float) -> str:
@@ -227,15 +241,23 @@ class Batch:
     def journal(self, record: dict) -> None:
         self._journal.append(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
 
+    def flush_journal(self) -> None:
+        """Write the records so far (once a night; after every cycle when a cycle is scored as
+        it ends, which reads the journal)."""
+        with open(self.folder.journal, "ab") as jf:
+            jf.write(b"".join(self._journal))
+        self._journal.clear()
+
     def run(self) -> Simulation:
         self._write_meta(finished=None)
-        with open(self.folder.journal, "ab") as jf:
-            for n in range(self.plan.nights):
-                night = Night(self, n)
-                night.run()
-                jf.write(b"".join(self._journal))
-                self._journal.clear()
-                self._merge_truth(night)
+        self.monitor = SettledMonitor(self.folder.meta()) if self.plan.until_settled else None
+        for n in range(self.plan.nights):
+            if self.monitor and all(self.monitor.settled_for(m.name) for m in self.cfg.macs):
+                break
+            night = Night(self, n)
+            night.run()
+            self.flush_journal()
+            self._merge_truth(night)
         self._write_meta(finished=utc_seconds(self.truth_nights[-1]["end"]))
         truth = {
             "mode": "batch",
@@ -251,7 +273,10 @@ class Batch:
         tmp.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2))
         tmp.replace(self.truth_path)
         virtual = sum(n["end"] - n["start"] for n in self.truth_nights) * len(self.cfg.macs)
-        return Simulation(self.out, self.folder.path, self.truth_path, self.plan.nights * len(self.cfg.macs),
+        if self.monitor is not None:
+            summary = self.monitor.seq.summary()
+            self.folder.update_meta(settled={k: summary[k] for k in ("state", "cycles", "dark_wakes", "lab_hours")})
+        return Simulation(self.out, self.folder.path, self.truth_path, len(self.truth_nights) * len(self.cfg.macs),
                           len(self.cycles), virtual, self.cycles)
 
     def _write_meta(self, finished: str | None) -> None:
