@@ -6,7 +6,10 @@ Measures, with the twin firmware on the device end of a socat pair:
 - ``RigV1Actuator.status()``: the driver's round trip (ids, deadline-bound reads, reply parsing);
 - an AC switch whose reply is lost to an unplug: from the new pair being ready to the request
   completing through the stable link (re-find latency; the driver polls every 50 ms);
-- an LCUS relay press of 300 ms: the on-to-off gap the twin relay board sees.
+- an LCUS relay press of 300 ms: the on-to-off gap the twin relay board sees;
+- the same driver against the reference firmware under real MicroPython (``micropython
+  firmware/main.py`` behind a socat pty): ``status()``, and a lid action, which costs two round
+  trips (the boot-id check, then the request).
 
 Prints medians, p95 and the driver's ratio to the floor. Goals: the driver adds under 1 ms a
 request (a lid servo takes about a second, so this only has to stay out of the way); a device that
@@ -36,6 +39,7 @@ from rig.drive.actuators.lcus_relay import LcusRelay  # noqa: E402
 from rig.drive.actuators.rig_v1 import RigV1Actuator  # noqa: E402
 from rig.lab.clock import SystemClock  # noqa: E402
 from rig.lab.inventory import Actuator  # noqa: E402
+from rig.twin.board_door import MicroPythonBoard  # noqa: E402
 from rig.twin.firmware import Firmware  # noqa: E402
 from rig.twin.mac import Mac  # noqa: E402
 from rig.twin.relay import RelayBoard  # noqa: E402
@@ -109,6 +113,7 @@ def main() -> None:
         fw.detach()
         cable.unplug()
 
+    micropython_round_trips(tmp, a.requests)
     cable = SocatPair(tmp).plug()
     board = RelayBoard(CLOCK).attach(cable.device)
     try:
@@ -127,6 +132,25 @@ def main() -> None:
         board.detach()
         cable.unplug()
     os.system(f"rm -rf {tmp}")
+
+
+def micropython_round_trips(tmp: Path, n: int) -> None:
+    mp = MicroPythonBoard(tmp / "usb-rig-actuator-MPY-if00").plug()
+    try:
+        act = RigV1Actuator(Actuator("act-mp", str(mp.link), timeout_s=2.0, reopen_s=5.0), CLOCK).open()
+        status, lid = [], []
+        for i in range(n):
+            t0 = time.perf_counter()
+            act.status(1)
+            status.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            act.lid(1, close=i % 2 == 0)
+            lid.append((time.perf_counter() - t0) * 1000)
+        act.close()
+        line("MicroPython: status()", status)
+        line("MicroPython: lid() (+ boot check)", lid)
+    finally:
+        mp.unplug()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
-"""Protocol v1 as pure functions: request lines, replies, and replies found behind line noise."""
+"""Protocol v1 as pure functions: request lines, replies, and replies found behind line noise.
+
+The rig writes requests and reads replies (``rig.drive.actuator_protocol``); the board parses
+and answers with the reference firmware's own module (``rigfw.protocol``): these check one
+against the other."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rig.drive.actuator_protocol import Request, find_reply, format_reply, parse_reply, parse_request
+from rig.drive.actuator_protocol import Request, find_reply, parse_reply
+from rigfw import protocol as v1
 
 requests = st.one_of(
     st.builds(Request, st.from_regex(r"[0-9]{1,9}", fullmatch=True), st.just("PING")),
@@ -17,19 +22,19 @@ requests = st.one_of(
 
 
 @given(requests)
-def test_a_request_line_parses_back_to_the_same_request(req):
-    assert parse_request(req.line().decode()) == req
+def test_a_request_line_the_rig_writes_is_the_same_request_to_the_firmware(req):
+    assert Request(*v1.parse_request(v1.decode_line(req.line().rstrip(b"\n")))) == req
 
 
 def test_a_reply_behind_junk_bytes_is_found_and_the_junk_kept():
-    raw = b"\x00\xfe~@" + format_reply("42", at=17)
+    raw = b"\x00\xfe~@" + v1.format_ok("42", [("at", 17)])
     reply, junk = find_reply(raw, "42")
     assert (reply.id, reply.ok, reply.fields) == ("42", True, {"at": "17"})
     assert junk == b"\x00\xfe~@"
 
 
 def test_an_err_reply_behind_junk_keeps_its_code():
-    reply, junk = find_reply(b"\xff\xff" + format_reply("7", ok=False, code=2, text="no channel 9"), "7")
+    reply, junk = find_reply(b"\xff\xff" + v1.format_err("7", 2, "no channel 9"), "7")
     assert (reply.ok, reply.code, reply.text, junk) == (False, 2, "no channel 9", b"\xff\xff")
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from polling import wait_for
-from rig.drive.actuator import ActuatorError
+from rig.drive.actuator import ActuatorError, BoardRebooted
 from rig.drive.actuators.rig_v1 import RigV1Actuator
 from rig.lab.clock import SystemClock
 from rig.lab.inventory import Actuator
@@ -147,14 +147,29 @@ def test_a_board_that_rebooted_is_never_pressed_twice_and_a_lid_is_checked_by_st
 
     with driver(cable, timeout=0.3) as act:
         boot = act.boot
-        firmware.faults = Faults({"actuator_reboot": 2})  # acts, resets before answering
+        act.lid(1, close=True)
+        firmware.faults = Faults({"actuator_reboot": 3})  # acts, resets before answering
         with pytest.raises(ActuatorError, match=r"rebooted \(boot id .* -> .*\).*not resent"):
             act.power_press(2, 10)
         assert [a[1] for a in firmware.actions].count("PWR 2 PRESS") == 1
-        lid = act.lid(1, close=True)
-        assert act.boot != boot and firmware.boots == 3
-    assert [a[1] for a in firmware.actions].count("LID 1 CLOSE") == 1  # STATUS said closed: not resent
-    assert any("acted on the first send" in n for n in lid.notes)
+        opened = act.lid(1, close=False)  # acted, reset (whose safe state is open too): kept
+        closed = act.lid(1, close=True)   # acted, reset (which opened it again): closed anew
+        assert act.boot != boot and firmware.boots == 4
+    assert [a[1] for a in firmware.actions] == ["LID 1 CLOSE", "PWR 2 PRESS", "LID 1 OPEN", "LID 1 CLOSE",
+                                                "LID 1 CLOSE"]
+    assert any("acted on the first send" in n for n in opened.notes)
+    assert any("STATUS shows lid=open" in n and "sent again with a new id" in n for n in closed.notes)
+
+
+def test_a_board_that_rebooted_between_requests_is_found_out_before_acting(cable, firmware):
+    with driver(cable, timeout=0.3) as act:
+        act.lid(1, close=True)
+        firmware.reboot()  # e.g. a brown-out in the dwell: its safe state opened the lid
+        with pytest.raises(BoardRebooted, match=r"rebooted since its last answer .*before '\d+ LID 1 OPEN' "
+                                                r"was sent.*safe state"):
+            act.lid(1, close=False)
+        act.lid(1, close=False)  # the new boot id is known now: the next request goes through
+    assert [a[1] for a in firmware.actions] == ["LID 1 CLOSE", "LID 1 OPEN"]
 
 
 def test_a_hung_firmware_fails_with_every_attempt_in_the_error(cable, firmware):

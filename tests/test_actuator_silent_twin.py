@@ -1,6 +1,7 @@
 """End to end: an actuator that goes silent mid-night makes a journaled ``rig_error`` cycle, not a crash.
 
-The twin's firmware answers PING and the lid close, then hangs (``actuator_answers = 2``): the
+The twin's firmware answers the PING at open, the boot check before the lid close and the lid
+close, then hangs (``actuator_answers = 3``): the
 Mac goes to sleep and the rig cannot wake it. The cycle must end ``rig_error`` (the rig's fault,
 never scored against the build), saying which step failed and every attempt's problem, and the
 twin's ground truth must show that no wake ever reached the Mac.
@@ -31,7 +32,7 @@ def night(tmp_path_factory):
         return lab
 
     n = run_night(tmp_path_factory.mktemp("silent"), "naive", dwell_s=5 * 60, lab_for=short_timeouts,
-                  twin=TwinConfig(build="naive", scale=200.0, macs=[laptop], actuator_answers=2),
+                  twin=TwinConfig(build="naive", scale=200.0, macs=[laptop], actuator_answers=3),
                   plan_overrides={"rig_retries": 0})
     records, _ = read_journal(n.run_dir / "journal.jsonl")
     return {"mac": laptop.name, "records": records, "truth": n.truth, "cycles": n.cycles}

@@ -79,14 +79,27 @@ def test_a_gateway_that_stays_down_scores_nothing_and_the_run_is_a_rig_error(tmp
     assert exit_code(scores) == EXIT_RIG_ERROR
 
 
-def test_an_actuator_that_reboots_after_closing_the_lid_is_found_out_and_nothing_is_done_twice(tmp_path):
+def test_an_actuator_that_reboots_after_closing_the_lid_is_found_out_and_closes_it_again(tmp_path):
     night = _live(tmp_path, faults={"actuator_reboot": 1})
     assert night.truth["faults"] == {"actuator_reboot": 1}
     close = next(r for r in _records(night) if r.get("kind") == "act_lid_close")
-    assert any("rebooted" in n and "acted on the first send" in n for n in close["notes"]), close
+    # the reset's safe state opened the lid again: STATUS says so and the close is resent
+    assert any("rebooted" in n and "STATUS shows lid=open" in n and "new id" in n for n in close["notes"]), close
     truth = night.truth["macs"]["mbp-01"]
     rig_sleeps = [s for s in truth["sleeps"] if s["reason"] == "Clamshell Sleep"]
-    assert len(rig_sleeps) == 1 and abs(rig_sleeps[0]["t"] - close["t"]) < 1.0  # its instant is the first send's
+    assert len(rig_sleeps) == 1 and abs(rig_sleeps[0]["t"] - close["t"]) < 1.0  # its instant is the resend's
+    _matches_truth(night, "mbp-01")
+
+
+def test_an_actuator_power_cycled_in_the_dwell_is_found_out_at_the_wake_and_the_cycle_rerun(tmp_path):
+    night = _live(tmp_path, faults={"actuator_power_cycle": 1})
+    assert night.truth["faults"] == {"actuator_power_cycle": 1}
+    ends = [r for r in _records(night) if r["type"] == Rec.CYCLE_END.value]
+    assert ends[0]["outcome"] == "rig_error", ends[0]
+    assert "rebooted since its last answer" in ends[0]["reason"] and "LID 1 OPEN' was sent" in ends[0]["reason"]
+    assert ends[1]["attempt"] == 2 and ends[1]["outcome"] in ("pass", "fail")
+    truth = night.truth["macs"]["mbp-01"]
+    assert truth["wake_requests"][0]["cause"] == "lid"  # the board's safe state woke it in the dwell
     _matches_truth(night, "mbp-01")
 
 

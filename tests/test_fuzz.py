@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig.drive.actuator_protocol import Reply, find_reply, format_reply, parse_reply, parse_request
+from rig.drive.actuator_protocol import Reply, Request, find_reply, parse_reply
 from rig.drive.probe import parse_probe
 from rig.events import Kind
 from rig.frame import to_frame
@@ -43,6 +43,7 @@ from rig.parse.signatures import load_signatures
 from rig.parse.unified_log import parse_unified
 from rig.twin.serve import TwinConfig
 from rig.twin.simulate import SimPlan, fleet, simulate
+from rigfw import protocol as v1
 
 LINES = int(os.environ.get("RIG_FUZZ_LINES", "2000"))
 BATCH = 48                     # lines per generated case at most
@@ -298,11 +299,11 @@ def test_journal(twin_raw, tally, tmp_path_factory):
 
 
 RID = "r42"
-REPLIES = [format_reply(RID).decode().rstrip("\n"),
-           format_reply(RID, boot="b3f1", fw="1.0", v="1").decode().rstrip("\n"),
-           format_reply(RID, lid="closed", ac="on", pwr="released").decode().rstrip("\n"),
-           format_reply(RID, ok=False, code=3, text="busy channel").decode().rstrip("\n"),
-           format_reply("r41", at="1234567").decode().rstrip("\n")]
+REPLIES = [v1.format_ok(RID).decode().rstrip("\n"),
+           v1.format_ok(RID, [("boot", "b3f1"), ("fw", "1.0"), ("v", "1")]).decode().rstrip("\n"),
+           v1.format_ok(RID, [("lid", "closed"), ("ac", "on"), ("pwr", "released")]).decode().rstrip("\n"),
+           v1.format_err(RID, 3, "busy channel").decode().rstrip("\n"),
+           v1.format_ok("r41", [("at", "1234567")]).decode().rstrip("\n")]
 REQUESTS = [f"{RID} PING", f"{RID} LID 1 CLOSE", f"{RID} LID 2 open", f"{RID} PWR 1 PRESS 600",
             f"{RID} AC 1 OFF", f"{RID} STATUS 1"]
 
@@ -337,12 +338,33 @@ def test_actuator_replies(tally):
     fuzz(tally, batches(REPLIES, reply_garbage()), check)
 
 
+class _Pins:
+    """A pin layer that only counts: the fuzzed board acts on nothing real."""
+    channels = 2
+
+    def __init__(self):
+        self.t = 0
+
+    def now_us(self):
+        self.t += 1
+        return self.t
+
+    def lid(self, ch, closed): pass
+    def press(self, ch, ms): pass
+    def release(self, ch): pass
+    def ac(self, ch, on): pass
+
+
 def test_actuator_requests(tally):
-    """What the firmware does with a received line: a request or a ValueError, never more."""
+    """What the firmware (``rigfw.protocol``, the board's own module) does with a received line:
+    a request or a refusal (a ValueError), and from the board a protocol-v1 reply, never more."""
+    board = v1.Board(_Pins(), 2, "fuzz-1.0.0", "b0")
+
     def check(case):
         for cls, line in case:
+            raw = as_bytes(line)
             try:
-                req = parse_request(as_text(line))
+                req = Request(*v1.parse_request(v1.decode_line(raw)))
             except ValueError:
                 req = None
                 tally.rejected += 1
@@ -353,6 +375,11 @@ def test_actuator_requests(tally):
                 tally.garbage_rejected += 1
             if req is not None and req.verb == "PWR":
                 assert isinstance(req.ms, int) and req.ms >= 0 and math.isfinite(req.ms)
+            reply = board.handle(raw)
+            if reply is not None:
+                parsed = parse_reply(reply.decode("ascii"))
+                assert req is not None or not parsed.ok
+            board.held.clear()  # no press is ever released here: let the next one through
     fuzz(tally, batches(REQUESTS), check)
 
 

@@ -463,7 +463,6 @@ def trend_cmd(reports_dir, out_dir) -> None:
     click.echo(f"trend: {page}")
 
 
-
 @main.command()
 @click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--build", "pkg", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -489,9 +488,9 @@ def install(lab_path, pkg, expect, macs) -> None:
 
 def _register() -> None:
     """Commands that live in modules of their own (kept out of this file's length)."""
-    from rig.cli.bisect_cmd import bisect
-
-    main.add_command(bisect)
+    from rig.cli import actuator_cmd, bisect_cmd
+    main.add_command(bisect_cmd.bisect)
+    main.add_command(actuator_cmd.actuator)
 
 
 _register()

@@ -40,6 +40,11 @@ class ActuatorError(RigError):
     """The actuator failed or could not be reached; the message says what was tried."""
 
 
+class BoardRebooted(ActuatorError):
+    """The board reset since its last answer (a new boot id) before a request was sent: its
+    safe states at boot (lid open, AC on) may have disturbed the Mac, so the request is not sent."""
+
+
 class NotSupported(ActuatorError):
     """This kind of actuator cannot do that (e.g. a relay board asked to close a lid)."""
 

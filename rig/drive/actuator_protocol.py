@@ -14,20 +14,24 @@ acted on twice (a doubled power press would put the Mac straight back to sleep).
 carry ``at=<µs>``, the instant the firmware acted by its own clock.
 
 Error codes (``ERR <code> <text>``; the text is for people, the code for programs):
-  1 bad request (not protocol v1: unknown verb, bad arguments)
+  1 bad request (not protocol v1: unknown verb, bad arguments, a press out of bounds)
   2 no such channel
-  3 busy (the channel is still moving, e.g. a lid servo)
-  4 hardware fault (a servo stalled, a limit switch never closed)
+  3 busy (the channel is still pressing its button)
+  4 hardware fault (the pin layer failed)
 
-Pure functions only: the driver (``rig/actuator.py``) and the twin's firmware both use them.
+This is the controller's side: request lines out, replies in, as pure functions. The board's
+side (parsing requests, remembering ids, formatting replies) is the reference firmware's own
+module, ``rigfw.protocol`` (``firmware/rigfw/protocol.py``), which the twin runs too; the
+protocol's constants come from there, so the two sides cannot disagree on them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PROTOCOL = 1
-VERBS = ("PING", "LID", "PWR", "AC", "STATUS")
-ERR_CODES = {1: "bad request", 2: "no such channel", 3: "busy", 4: "hardware fault"}
+from rigfw.protocol import ERR_BAD, ERR_BUSY, ERR_CHANNEL, ERR_HARDWARE, PROTOCOL
+
+ERR_CODES = {ERR_BAD: "bad request", ERR_CHANNEL: "no such channel", ERR_BUSY: "busy",
+             ERR_HARDWARE: "hardware fault"}
 
 
 @dataclass(frozen=True)
@@ -56,36 +60,6 @@ class Reply:
     fields: dict = field(default_factory=dict)
     code: int = 0
     text: str = ""
-
-
-def parse_request(line: str) -> Request:
-    parts = line.split()
-    if len(parts) < 2:
-        raise ValueError("expected '<id> <VERB> [args]'")
-    rid, verb, args = parts[0], parts[1].upper(), parts[2:]
-    if verb not in VERBS:
-        raise ValueError(f"unknown verb {verb}")
-    if verb == "PING":
-        return Request(rid, verb)
-    if not args or not args[0].isdigit():
-        raise ValueError(f"{verb}: channel number required")
-    ch = int(args[0])
-    if verb == "LID" and len(args) == 2 and args[1].upper() in ("CLOSE", "OPEN"):
-        return Request(rid, verb, ch, args[1].upper())
-    if verb == "AC" and len(args) == 2 and args[1].upper() in ("ON", "OFF"):
-        return Request(rid, verb, ch, args[1].upper())
-    if verb == "PWR" and len(args) == 3 and args[1].upper() == "PRESS" and args[2].isdigit():
-        return Request(rid, verb, ch, "PRESS", int(args[2]))
-    if verb == "STATUS" and len(args) == 1:
-        return Request(rid, verb, ch)
-    raise ValueError(f"{verb}: bad arguments {' '.join(args)}")
-
-
-def format_reply(rid: str, ok: bool = True, code: int = 0, text: str = "", **fields) -> bytes:
-    if ok:
-        kv = " ".join(f"{k}={v}" for k, v in fields.items())
-        return f"{rid} OK{(' ' + kv) if kv else ''}\n".encode("ascii")
-    return f"{rid} ERR {code} {text}\n".encode("ascii", "replace")
 
 
 def parse_reply(line: str) -> Reply:

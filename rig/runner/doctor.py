@@ -147,7 +147,9 @@ def check_actuators(lab: Lab, clock) -> list[Finding]:
             continue
         try:
             fw = getattr(dev, "firmware", "") or "no firmware id (relay board)"
-            out.append(Finding(a.name, "actuator", "ok", f"{a.kind} at {a.port}: {fw}"))
+            boot = getattr(dev, "boot", "")
+            about = f", boot id {boot}, {dev.channels} channels" if boot else ""  # first: the table cuts at 60
+            out.append(Finding(a.name, "actuator", "ok", f"firmware {fw}{about}; {a.kind} at {a.port}"))
         finally:
             dev.close()
     return out

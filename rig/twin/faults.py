@@ -15,13 +15,17 @@ Names (docs/design.md, "Fault matrix"):
 - ``gateway_fetch_drop``: the gateway's log command sends half its output, then the link drops;
 - ``gateway_down``: the gateway's log command fails (its journal cannot be opened);
 - ``actuator_reboot``: the actuator acts on a request, then reboots before answering it (a new
-  boot id, every remembered request id forgotten).
+  boot id, every remembered request id forgotten, every channel back in its safe state: a lid
+  the request closed opens again);
+- ``actuator_power_cycle``: a minute (lab time) after a lid is closed the actuator loses power
+  and comes back (a new boot, a new tty behind the same link); its safe states open the lid,
+  so the laptop wakes in the middle of the dwell.
 """
 from __future__ import annotations
 
 import threading
 
-KNOWN = ("sftp_drop", "gateway_fetch_drop", "gateway_down", "actuator_reboot")
+KNOWN = ("sftp_drop", "gateway_fetch_drop", "gateway_down", "actuator_reboot", "actuator_power_cycle")
 
 
 class Faults:
@@ -33,6 +37,11 @@ class Faults:
         self._left = {k: int(v) for k, v in counts.items()}
         self._lock = threading.Lock()
         self.struck: dict[str, int] = {}  # how often each fault struck (for the truth)
+
+    def left(self, name: str) -> int:
+        """How many more times ``name`` strikes (-1: always)."""
+        with self._lock:
+            return self._left.get(name, 0)
 
     def take(self, name: str) -> bool:
         """Whether ``name`` strikes now (and one fewer is left)."""

@@ -1,4 +1,11 @@
-"""The twin actuator: protocol-v1 firmware logic behind a tty.
+"""The twin actuator: the reference firmware's own protocol code behind a tty.
+
+The protocol (parsing, the memory of recent ids, replies, safe states at boot, bounded presses)
+is ``rigfw.protocol``, the module the board runs (``firmware/rigfw/protocol.py``); the twin
+imports it and replaces only the *pin layer* (:class:`TwinPins`: a lid, a button, an AC relay
+become actions on the twin's Macs) and the USB link (a pty served by a thread). So the rig meets
+the same replies from the twin as from a board, and ``tests/test_actuator_firmware.py`` runs one
+suite against both.
 
 Two ways to wire it, like a real board:
 
@@ -12,32 +19,67 @@ Two ways to wire it, like a real board:
   keeps running while its USB serial re-enumerates.
 
 Replies carry ``at=<µs>``: the instant the firmware acted, on the lab's (virtual) clock, so
-anchors are exact even when a thread is late. Recent request ids are remembered: a retried
-request is answered again but not acted on twice.
+anchors are exact even when a thread is late. A press is answered when its button is released
+(``at=`` when it went down), on the lab clock too: a 6 s press takes 30 ms at x200.
 
 Faults a test can switch on (a real board can't produce them on demand): ``silent`` (hung: reads
 and drops everything, acts on nothing), ``answers`` (answer that many more requests, then hang),
 ``reply_delay_s`` (act at once, answer late), ``preamble`` (line noise before each reply),
-``garble`` (every reply turned to noise), ``proto``/``version`` (what PING reports).
+``garble`` (every reply turned to noise), ``proto``/``version`` (what PING reports), and
+``faults`` (``actuator_reboot``: act, then reset before answering; the reset is a boot like a
+board's: a new boot id, every id forgotten, every channel in its safe state, so a closed lid
+opens again).
 """
 from __future__ import annotations
 
 import os
+import select
 import termios
 import threading
 import time
 import tty
-from collections import OrderedDict
 from pathlib import Path
 
-from rig.drive.actuator_protocol import PROTOCOL, Request, format_reply, parse_request
+from rigfw import protocol as v1
 
-FIRMWARE = "twin-1.2.0"
+FIRMWARE = f"twin-{v1.VERSION}"
+IDLE_S = 0.5  # wall seconds a serving thread waits for input before it looks at its session again
 
 
 def _boot_id() -> str:
     """A board's boot id: random per boot, so the rig can tell a reset from a slow reply."""
     return os.urandom(4).hex()
+
+
+class TwinPins:
+    """The twin's pin layer for ``rigfw.protocol.Board``: pins are actions on the twin's Macs.
+
+    ``now_us()`` is the lab clock; every pin call that follows acts at the instant it last
+    read (the one the reply's ``at=`` carries), so the twin's truth and the rig's anchor agree
+    exactly. The Mac model takes a press whole (its length decides what it does), so
+    ``press`` carries it and ``release`` has nothing left to do.
+    """
+
+    def __init__(self, world, clock, macs: dict[int, object]):
+        self.world, self.clock, self.macs = world, clock, macs
+        self.t = clock.now()
+
+    def now_us(self) -> int:
+        us = int(self.clock.now() * 1_000_000)
+        self.t = us / 1_000_000
+        return us
+
+    def lid(self, ch: int, closed: bool) -> None:
+        self.world.act(self.t, self.macs[ch].lid, closed)
+
+    def press(self, ch: int, ms: int) -> None:
+        self.world.act(self.t, self.macs[ch].power_press, ms)
+
+    def release(self, ch: int) -> None:
+        pass
+
+    def ac(self, ch: int, on: bool) -> None:
+        self.world.act(self.t, setattr, self.macs[ch], "ac", on)
 
 
 class Firmware:
@@ -46,19 +88,19 @@ class Firmware:
         self.clock = clock
         self.channels = channels
         self.link = Path(link) if link is not None else None
-        self.recent: OrderedDict[str, bytes] = OrderedDict()
         self.faults = faults  # rig.twin.faults.Faults: ``actuator_reboot`` acts, then reboots unanswered
-        self.boot = _boot_id()
-        self.boots = 1
-        self.version = FIRMWARE
-        self.proto = PROTOCOL
+        self.pins = TwinPins(world, clock, channels)
+        self._version, self._proto, self.boots = FIRMWARE, v1.PROTOCOL, 0
+        self._lock = threading.RLock()  # the board is shared by the serving thread of each attach
+        self._acted = False
+        self.actions: list[tuple[str, str, float]] = []  # (id, request, at) acted on
+        self._boot(_boot_id())
         self.silent = False  # fault: hung, nothing is acted on or answered
         self.answers = -1  # fault: answer this many more requests, then hang (-1: never)
         self.reply_delay_s = 0.0  # fault: wall seconds between acting and answering
         self.preamble = b""  # fault: bytes written in front of every reply (line noise)
         self.garble = False  # fault: replies arrive as noise (what a baud-rate mismatch looks like)
         self.received: list[str] = []  # every request line, in order (retries included)
-        self.actions: list[tuple[str, str, float]] = []  # (id, request, at) acted on
         self._fds: list[int] = []
         self._session = 0  # bumped by detach: a loop of an older session stops touching fds
 
@@ -107,82 +149,98 @@ class Firmware:
     def _serve(self, fd: int) -> None:
         threading.Thread(target=self._loop, args=(fd, self._session), name="firmware", daemon=True).start()
 
-    # -- the loop -----------------------------------------------------------------------------
-    def _loop(self, fd: int, session: int) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                return  # unplugged (the pty's other side is gone) or detached
-            if not chunk or session != self._session:
-                return  # detached meanwhile: the fd number may already belong to a new tty
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode("ascii", "replace").strip()
-                self.received.append(text)
-                if self.silent or self.answers == 0:
-                    continue
-                if self.answers > 0:
-                    self.answers -= 1
-                reply = self.handle(text)
-                if not reply:
-                    continue
-                if self.faults is not None and b" PING" not in line and self.faults.take("actuator_reboot"):
-                    self.reboot()  # acted, then the board reset before its reply left
-                    continue
-                if self.reply_delay_s:
-                    time.sleep(self.reply_delay_s)
-                if session != self._session:
-                    return  # unplugged while "thinking": the reply is lost, the action stands
-                if self.garble:
-                    reply = bytes(b | 0x80 for b in reply[:-1]) + b"\n"
-                try:
-                    os.write(fd, self.preamble + reply)
-                except OSError:
-                    return
+    # -- the board ----------------------------------------------------------------------------
+    def _boot(self, boot: str) -> None:
+        """A boot of the board: the protocol code starts afresh (safe states, no ids)."""
+        with self._lock:
+            self.board = v1.Board(self.pins, max(self.channels, default=0), self._version, boot,
+                                  on_act=self._on_act)
+            self.board.proto = self._proto
+            self.boots += 1
+
+    def _on_act(self, rid: str, what: str, at_us: int) -> None:
+        self._acted = True
+        self.actions.append((rid, what, at_us / 1_000_000))
+
+    @property
+    def boot(self) -> str:
+        return self.board.boot
+
+    @boot.setter
+    def boot(self, value: str) -> None:  # "" : a firmware that reports no boot id
+        self.board.boot = value
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._version = self.board.fw = value
+
+    @property
+    def proto(self) -> int:
+        return self._proto
+
+    @proto.setter
+    def proto(self, value: int) -> None:
+        self._proto = self.board.proto = value
 
     def reboot(self) -> None:
-        """A board reset: a new boot id, and every remembered request id is gone."""
-        self.boot = _boot_id()
-        self.boots += 1
-        self.recent.clear()
+        """A board reset: a new boot id, every remembered request id gone, safe states."""
+        self._boot(_boot_id())
 
-    def handle(self, line: str) -> bytes | None:
-        if not line:
-            return None
+    # -- the loop -----------------------------------------------------------------------------
+    def _loop(self, fd: int, session: int) -> None:
+        while True:
+            try:
+                ready = select.select([fd], [], [], self._wait_s())[0]
+                if session != self._session:
+                    return  # detached meanwhile: the fd number may already belong to a new tty
+                chunk = os.read(fd, 4096) if ready else b"-"
+            except (OSError, ValueError):
+                return  # unplugged (the pty's other side is gone) or detached
+            if not chunk:
+                return
+            replies = []
+            with self._lock:
+                if ready:
+                    for line in self.board.framer.push(chunk):
+                        replies += self._request(line)
+                replies += self.board.poll()  # presses whose time is up: released, answered
+            for reply in replies:
+                if not self._send(fd, session, reply):
+                    return
+
+    def _wait_s(self) -> float:
+        """Wall seconds until the board's next held press is due (the lab clock may be scaled)."""
+        due = self.board.due_us()
+        if due is None:
+            return IDLE_S
+        return min(IDLE_S, max(0.0, (due / 1_000_000 - self.clock.now()) / getattr(self.clock, "scale", 1.0)))
+
+    def _request(self, line: bytes) -> list[bytes]:
+        self.received.append(line.decode("ascii", "replace").strip())
+        if self.silent or self.answers == 0:
+            return []
+        if self.answers > 0:
+            self.answers -= 1
+        self._acted = False
+        reply = self.board.handle(line)
+        if self._acted and self.faults is not None and self.faults.take("actuator_reboot"):
+            self.reboot()  # acted, then the board reset before its reply left
+            return []
+        return [reply] if reply else []
+
+    def _send(self, fd: int, session: int, reply: bytes) -> bool:
+        if self.reply_delay_s:
+            time.sleep(self.reply_delay_s)
+        if session != self._session:
+            return False  # unplugged while "thinking": the reply is lost, the action stands
+        if self.garble:
+            reply = bytes(b | 0x80 for b in reply[:-1]) + b"\n"
         try:
-            req = parse_request(line)
-        except ValueError as e:
-            rid = line.split(" ", 1)[0] if " " in line else "0"
-            return format_reply(rid, ok=False, code=1, text=str(e))
-        if req.id in self.recent:
-            return self.recent[req.id]  # a retry: answer again, act once
-        reply = self._act(req)
-        self.recent[req.id] = reply
-        while len(self.recent) > 256:
-            self.recent.popitem(last=False)
-        return reply
-
-    def _act(self, req: Request) -> bytes:
-        now = self.clock.now()
-        at = int(now * 1_000_000)
-        if req.verb == "PING":
-            return format_reply(req.id, fw=self.version, proto=self.proto, channels=len(self.channels),
-                                boot=self.boot, at=at)
-        mac = self.channels.get(req.channel)
-        if mac is None:
-            return format_reply(req.id, ok=False, code=2, text=f"no channel {req.channel}")
-        t = at / 1_000_000
-        if req.verb == "LID":
-            self.world.act(t, mac.lid, req.arg == "CLOSE")
-        elif req.verb == "PWR":
-            self.world.act(t, mac.power_press, req.ms)
-        elif req.verb == "AC":
-            self.world.act(t, setattr, mac, "ac", req.arg == "ON")
-        elif req.verb == "STATUS":
-            return format_reply(req.id, lid="closed" if mac.lid_closed else "open",
-                                ac="on" if mac.ac else "off", at=at)
-        self.actions.append((req.id, f"{req.verb} {req.channel} {req.arg}", t))
-        return format_reply(req.id, at=at)
+            os.write(fd, self.preamble + reply)
+        except OSError:
+            return False
+        return True

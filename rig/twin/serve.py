@@ -32,6 +32,7 @@ from rig.twin.wake_door import WakeDoor
 from rig.twin.world import World
 
 USER = "rig"
+POWER_CYCLE_AFTER_S = 60.0  # fault actuator_power_cycle: lab seconds after a lid closes
 
 
 @dataclass
@@ -71,6 +72,9 @@ class TwinConfig:
     gateway_skew: float = 0.6
     dark_interval_s: float = 900.0
     actuator_answers: int = -1  # fault: the firmware answers this many requests, then hangs (-1: never)
+    # twin: rig/twin/firmware.py; micropython: the reference firmware (firmware/main.py) under
+    # MicroPython's unix port, its simulated pins wired to the Macs (rig/twin/board_door.py)
+    actuator: str = "twin"
     faults: dict = field(default_factory=dict)  # door faults on demand (rig.twin.faults), name -> times
 
     @classmethod
@@ -101,11 +105,14 @@ class TwinLab:
         self.world = World(start=self.clock.now(), seed=cfg.seed)
         self.servers: dict[str, TwinSSHServer] = {}
         self.firmware: Firmware | None = None
+        self.board = None  # the MicroPython board, with actuator = "micropython"
+        self.actuator_link = self.root / "usb-rig-actuator-TWIN0001-if00"
         # host -> (shell handler, awake?): what both doors call (embedded sshd, door socket)
         self.hosts: dict[str, tuple] = {}
         self.door: DoorSocket | None = None
         self.wake_doors: dict[str, WakeDoor] = {}   # Mac -> its Wake-on-LAN UDP port
         self.faults = Faults(cfg.faults)
+        self._stopped = threading.Event()
 
     def start(self) -> Path:
         root, cfg, world = self.root, self.cfg, self.world
@@ -142,10 +149,16 @@ class TwinLab:
             for mac in world.macs.values():
                 mac.ext.start()
         channels = {i: world.macs[s.name] for i, s in enumerate(cfg.macs, start=1)}
-        self.firmware = Firmware(world, self.clock, channels, root / "usb-rig-actuator-TWIN0001-if00",
-                                 faults=self.faults)
-        self.firmware.answers = cfg.actuator_answers
-        self.firmware.start()
+        if cfg.actuator == "micropython":
+            from rig.twin.board_door import wired_board
+
+            self.board = wired_board(world, self.clock, channels, self.actuator_link, self.faults).plug()
+        else:
+            self.firmware = Firmware(world, self.clock, channels, self.actuator_link, faults=self.faults)
+            self.firmware.answers = cfg.actuator_answers
+            self.firmware.start()
+        if self.faults.left("actuator_power_cycle"):
+            threading.Thread(target=self._watch_for_power_cycles, name="power-cycles", daemon=True).start()
         shutil.copy(Path(__file__).with_name("signatures.toml"), root / "signatures.toml")
         from rig.twin.builds import write_packages
 
@@ -179,20 +192,48 @@ class TwinLab:
         if phase != "full":
             self.servers[mac].drop_connections()
 
+    def _watch_for_power_cycles(self) -> None:
+        """``actuator_power_cycle``: a minute (lab time) after a lid is closed, the actuator loses
+        power and comes back. Watched on the wall clock: the world only moves when a door is used,
+        and in the dwell none is."""
+        while self.faults.left("actuator_power_cycle") and not self._stopped.is_set():
+            if any(m.lid_closed for m in self.world.macs.values()):
+                self.clock.sleep(POWER_CYCLE_AFTER_S)
+                if self.faults.take("actuator_power_cycle"):
+                    self._power_cycle_actuator()
+                while any(m.lid_closed for m in self.world.macs.values()) and not self._stopped.is_set():
+                    time.sleep(0.01)
+            time.sleep(0.01)
+
+    def _power_cycle_actuator(self) -> None:
+        """The actuator loses power and comes back: a new boot (safe states), a new tty."""
+        if self.board is not None:
+            self.board.replug()
+        else:
+            self.firmware.unplug()
+            self.firmware.reboot()
+            self.firmware.plug()
+
     def _lab_toml(self, gw_port: int) -> str:
         ports = {name: srv.port for name, srv in self.servers.items()}
-        return lab_toml(self.cfg, self.world.gateway.name, gw_port, ports, str(self.firmware.link), self.clock,
-                        wol_ports={name: d.port for name, d in self.wake_doors.items()})
+        return lab_toml(self.cfg, self.world.gateway.name, gw_port, ports, str(self.actuator_link), self.clock,
+                        wol_ports={name: d.port for name, d in self.wake_doors.items()},
+                        actuator_clock="rtt" if self.board is not None else "lab")
 
     def write_truth(self) -> Path:
         self.world.advance(self.clock.now())
         path = self.root / "truth.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**self.world.truth(), "faults": dict(self.faults.struck)}, indent=1))
+        struck = dict(self.faults.struck)
+        brownouts = sum(line.startswith("brownout") for line in self.board.lines) if self.board else 0
+        if brownouts:  # the MicroPython board strikes this fault itself: count what it says
+            struck["actuator_reboot"] = brownouts
+        tmp.write_text(json.dumps({**self.world.truth(), "faults": struck}, indent=1))
         tmp.replace(path)
         return path
 
     def stop(self) -> None:
+        self._stopped.set()
         if self.door:
             self.door.stop()
         for s in self.servers.values():
@@ -201,6 +242,8 @@ class TwinLab:
             d.stop()
         if self.firmware:
             self.firmware.unplug()
+        if self.board:
+            self.board.unplug()
 
 
 def serve(root: Path, cfg: TwinConfig) -> None:
@@ -222,7 +265,8 @@ def serve(root: Path, cfg: TwinConfig) -> None:
 
 
 def lab_toml(cfg: "TwinConfig", gateway: str, gw_port: int, mac_ports: dict, actuator_port: str,
-             clock=None, signatures: str = "signatures.toml", wol_ports: dict | None = None) -> str:
+             clock=None, signatures: str = "signatures.toml", wol_ports: dict | None = None,
+             actuator_clock: str = "lab") -> str:
     """The twin's lab file: the same shape as a real rack's ``lab.toml``, one Mac per channel of
     one actuator. The live twin writes it with its doors' ports (SSH, and each Mac's
     Wake-on-LAN UDP port on 127.0.0.1); the batch reads the same lab (placeholder ports, never
@@ -264,7 +308,8 @@ def lab_toml(cfg: "TwinConfig", gateway: str, gw_port: int, mac_ports: dict, act
         'name = "act-1"',
         f"port = {_toml_str(actuator_port)}",
         'kind = "rig-v1"',
-        'clock = "lab"  # the firmware stamps at= on the lab clock',
+        'clock = "lab"  # the firmware stamps at= on the lab clock' if actuator_clock == "lab" else
+        'clock = "rtt"  # the firmware stamps at= on its own clock: mapped by the round trip',
         "",
     ]
     for i, spec in enumerate(cfg.macs, start=1):

@@ -24,11 +24,15 @@ What it guarantees, and why:
 - **The device is checked at open.** ``PING`` must report protocol 1 and firmware 1.0 or later
   (the first that remembers ids: with an older one a retry *could* double a press).
 - **A rebooted board is detected, never double-acted.** A firmware that reports a ``boot=`` id
-  in its PING reply forgets remembered ids when it resets, so before a request is resent the
-  driver PINGs: a new boot id means the first send may or may not have acted. A lid or AC
-  request sets a state and is sent again with a new id (doing it twice is harmless); a power
-  press is never resent: the request fails naming the reboot, and the cycle is a rig error
-  instead of a doubled press.
+  in its PING reply forgets remembered ids when it resets, and puts every channel in its safe
+  state (lid open, AC on, button released). So before an action is first sent the driver PINGs:
+  a new boot id means the board reset since its last answer, and its safe states may have
+  woken a sleeping Mac; the action is not sent and fails with :class:`BoardRebooted` (the cycle
+  is a rig error, journaled, and retried). Before a request is *resent* it PINGs too: a new
+  boot id means the first send may or may not have acted. A lid or AC request is checked with
+  STATUS (in the wanted state: the first send's instant is kept; else it is sent again with a
+  new id); a power press is never resent: the request fails naming the reboot, and the cycle is
+  a rig error instead of a doubled press.
 - **Unplugged is not fatal.** If the port fails (USB unplugged, the adapter re-enumerated), the
   driver closes it, re-opens the stable path (waiting up to ``reopen_s``) and resends the same
   id. The MCU kept running, so its id memory survives and the action happens at most once. If the
@@ -50,13 +54,14 @@ import time
 
 import serial
 
-from rig.drive.actuator import Action, ActuatorError, Backend
+from rig.drive.actuator import Action, ActuatorError, Backend, BoardRebooted
 from rig.drive.actuator_protocol import ERR_CODES, PROTOCOL, Reply, Request, find_reply
 from rig.lab.clock import Clock
 from rig.lab.inventory import Actuator as ActuatorConfig
 from rig.drive.actuators.stable_port import StablePort
 
 MIN_FIRMWARE = (1, 0)  # the first firmware that remembers request ids
+ACTIONS = ("LID", "PWR", "AC")  # what changes the Mac; PING and STATUS only ask
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)*$")
 
 
@@ -114,8 +119,8 @@ class RigV1Actuator(Backend):
         wait = self.timeout + (req.ms / 1000 if req.verb == "PWR" else 0.0)
         problems: list[str] = []
         notes: list[str] = []
-        attempt = 0
-        first_sent = self.clock.now()
+        attempt = sends = 0
+        first_sent = sent = self.clock.now()
         while attempt <= self.retries:
             attempt += 1
             try:
@@ -124,7 +129,14 @@ class RigV1Actuator(Backend):
             except ActuatorError as e:
                 problems.append(f"attempt {attempt}: {str(e).removeprefix(self.name + ': ')}")
                 break  # the re-open deadline has passed: nothing left to try
-            if attempt > 1 and req.verb not in ("PING", "STATUS") and self.boot:
+            if req.verb in ACTIONS and self.boot and not sends:
+                try:
+                    self._check_boot(req, notes)
+                except (serial.SerialException, OSError) as e:
+                    problems.append(f"attempt {attempt}: port failed ({e})")
+                    self.port.close()
+                    continue
+            elif req.verb in ACTIONS and self.boot:
                 checked = self._after_reboot(req, first_sent, attempt, notes)
                 if isinstance(checked, Reply):  # the late answer came in while the board was asked
                     return self._answered(req, checked, sent, self.clock.now(), attempt - 1, notes, clean=False)
@@ -133,7 +145,8 @@ class RigV1Actuator(Backend):
                 req, text = checked, checked.line().decode().strip()
             seen = len(notes)
             sent = self.clock.now()
-            first_sent = sent if attempt == 1 else first_sent
+            first_sent = sent if not sends else first_sent
+            sends += 1
             try:
                 self.port.write(req.line())
                 reply = self._read_reply(req.id, time.monotonic() + wait, notes)
@@ -148,7 +161,7 @@ class RigV1Actuator(Backend):
                         f"{self.port.baud})") if noise else ""
                 problems.append(f"attempt {attempt}: no reply within {wait:g} s{hint}")
                 continue
-            return self._answered(req, reply, sent, received, attempt, notes, clean=attempt == 1)
+            return self._answered(req, reply, sent, received, attempt, notes, clean=attempt == sends == 1)
         raise ActuatorError(f"{self.name}: no valid reply to {text!r} after {attempt} attempt(s): "
                             f"{'; '.join(problems)}")
 
@@ -162,6 +175,20 @@ class RigV1Actuator(Backend):
             raise ActuatorError(f"{self.name}: {text!r} refused: ERR {reply.code} ({meaning}) {reply.text}")
         at = self._instant(req, reply, sent, received, clean=clean)
         return Action(text, at, sent, received, attempt, reply, tuple(notes))
+
+    def _check_boot(self, req: Request, notes: list) -> None:
+        """Before ``req`` is first sent: raise :class:`BoardRebooted` if the board reset since
+        its last answer. No answer to the PING says nothing: ``req``'s own attempts report that."""
+        ping = Request(self._next_id(), "PING")
+        self.port.write(ping.line())
+        reply = self._read_reply(ping.id, time.monotonic() + self.timeout, notes)
+        boot = reply.fields.get("boot", "") if reply is not None and reply.ok else ""
+        if boot and boot != self.boot:
+            was, self.boot = self.boot, boot
+            raise BoardRebooted(f"{self.name}: the actuator rebooted since its last answer (boot id {was} -> "
+                                f"{boot}), before {req.line().decode().strip()!r} was sent; at boot it puts every "
+                                f"channel in its safe state (lid open, AC on), which may have woken the Mac, so "
+                                f"nothing is sent and the cycle is a rig error")
 
     def _after_reboot(self, req: Request, first_sent: float, attempt: int, notes: list):
         """Before resending ``req``: did the board reset since it was sent? (class docstring).
@@ -186,7 +213,8 @@ class RigV1Actuator(Backend):
             notes.append(f"{what}; STATUS shows it acted on the first send, whose instant is kept")
             return Action(req.line().decode().strip(), first_sent, first_sent, self.clock.now(), attempt, status,
                           tuple(notes))
-        notes.append(f"{what}; STATUS shows it had not acted: sent again with a new id")
+        notes.append(f"{what}; STATUS shows {key}={status.fields.get(key)}: it had not acted, or the reset's "
+                     f"safe state undid it; sent again with a new id")
         return Request(self._next_id(), req.verb, req.channel, req.arg, req.ms)
 
     def _ping_boot(self, req: Request, notes: list):
@@ -233,6 +261,10 @@ class RigV1Actuator(Backend):
         return fw + self._offset if self._offset is not None else mid
 
     # -- verbs --------------------------------------------------------------------------------
+    def ask(self, verb: str, channel: int = 0, arg: str = "", ms: int = 0) -> Action:
+        """Any one request under a fresh id (``rig actuator`` on the bench), e.g. ``ask("PING")``."""
+        return self.request(Request(self._next_id(), verb, channel, arg, ms))
+
     def lid(self, channel: int, close: bool) -> Action:
         return self.request(Request(self._next_id(), "LID", channel, "CLOSE" if close else "OPEN"))
 
