@@ -105,7 +105,7 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
                         dark_wake_every_s=dark_wake_every_s,
                         gates=list(SUITES["dark_wake"]["gates"]), hang_limit=hang_limit, rig_retries=retries,
                         until_settled=until_settled)
-        stop = _stop_on_ctrl_c()
+        stop = stop_on_ctrl_c()
         try:
             if folder is None:
                 out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
@@ -164,7 +164,7 @@ def load_selected(lab_path, macs: str):
         raise click.ClickException(str(e))
 
 
-def _stop_on_ctrl_c() -> threading.Event:
+def stop_on_ctrl_c() -> threading.Event:
     """First Ctrl-C: finish the current step, wake what was put to sleep, journal the cycle as
     interrupted. A second one is the default KeyboardInterrupt."""
     stop = threading.Event()

@@ -41,6 +41,7 @@ from scipy import stats
 from rig.outcomes import Outcome
 from rig.redact import masked_meta
 from rig.run_folder import atomic_write
+from rig.report import sequential_view
 from rig.report.templating import El, Span, h, md_code, p, page, svg, table
 
 ALPHA = 0.05
@@ -105,6 +106,7 @@ class Comparison:
     metrics: list = field(default_factory=list)
     verdict: str = NO_EVIDENCE
     warning: str = ""     # said first on every page: why this comparison says nothing
+    sequential: dict | None = None   # rig compare --until-settled: the interleaved test's summary
 
 
 class SameRun(ValueError):
@@ -308,6 +310,7 @@ def _value_text(m: MetricChange, which: str) -> str:
 def render_md(c: Comparison) -> str:
     lines = [f"# {md_code(c.cand.name)} against {md_code(c.base.name)}: **{c.verdict.upper()}**", "",
              *([f"**Warning: {c.warning}.**", ""] if c.warning else []),
+             *([f"Sequential comparison: {c.sequential['words']}.", ""] if c.sequential else []),
              f"Worse: {_which(c, WORSE) or 'nothing'}. Better: {_which(c, BETTER) or 'nothing'}.", "",
              f"Base: {len(c.base.cycles)} scored cycles, {c.base.sleep_hours:.2f} sleep-hours. "
              f"Candidate: {len(c.cand.cycles)} scored cycles, {c.cand.sleep_hours:.2f} sleep-hours. "
@@ -372,6 +375,7 @@ def render_html(c: Comparison) -> str:
           f"is below {ALPHA}. Lower is better for every metric.", "muted"),
         table(["metric", "base", "candidate", "change [95 % CI]", "", "test", "p", "adjusted p", "verdict"],
               [_row(m) for m in c.metrics]),
+        *sequential_view.compare_blocks(c.sequential),
     ]
     return page(f"compare {c.cand.name} against {c.base.name}", "compare.css", blocks)
 

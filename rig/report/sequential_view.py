@@ -33,8 +33,9 @@ def blocks(scores: dict) -> list[dict]:
     return out
 
 
-def picture(pool: dict, bounds: dict, caption: str):
-    """One pool's paths against the boundaries (cycles on x, log-likelihood ratio on y)."""
+def picture(pool: dict, bounds: dict, caption: str, step: str = "cycle", ends=("settles FAIL", "settles PASS")):
+    """One pool's paths against the boundaries (cycles, or a comparison's rounds, on x;
+    log-likelihood ratio on y); ``ends`` names what crossing the upper and the lower line means."""
     lo, hi = bounds["lower"], bounds["upper"]
     values = [v for path in pool["paths"] for v in path["llr"]] + [lo * 1.2, hi * 1.2, 0.0]
     y0, y1 = min(values), max(values)
@@ -46,7 +47,7 @@ def picture(pool: dict, bounds: dict, caption: str):
     y = lambda v: TOP + PLOT_H * (y1 - v) / ((y1 - y0) or 1.0)  # noqa: E731
     end = {"text-anchor": "end"}
     els = []
-    for v, name in ((hi, "settles FAIL"), (0.0, ""), (lo, "settles PASS")):
+    for v, name in ((hi, ends[0]), (0.0, ""), (lo, ends[1])):
         els.append(El("line", {"x1": LEFT, "x2": right, "y1": y(v), "y2": y(v),
                                "stroke": "#999" if name else "#ddd", "stroke-dasharray": "4 3" if name else ""}))
         if name:
@@ -59,12 +60,12 @@ def picture(pool: dict, bounds: dict, caption: str):
                                    "stroke": colour, "stroke-width": "1.6"}, title=path["hypothesis"]))
         els.append(El("text", {"x": LEFT, "y": bottom + 16 + LEGEND_ROW * j, "fill": colour, "class": "tk0"},
                       text=f"— {path['hypothesis']}: {path['state']}"
-                      + (f" at cycle {path['settled_at']}" if path["settled_at"] else "")))
+                      + (f" at {step} {path['settled_at']}" if path["settled_at"] else "")))
     if pool["settled_at"]:
         els.append(El("line", {"x1": x(pool["settled_at"]), "x2": x(pool["settled_at"]), "y1": TOP,
                                "y2": bottom, "stroke": "#333", "stroke-width": ".8"}, title="decision"))
     els.append(El("text", {"x": LEFT, "y": bottom + 3, "class": "tk0"}, text="0"))
-    els.append(El("text", {"x": right, "y": bottom + 3, "class": "tk0", **end}, text=f"cycle {n}"))
+    els.append(El("text", {"x": right, "y": bottom + 3, "class": "tk0", **end}, text=f"{step} {n}"))
     return svg(els, width=W, height=height, cls="seq", title=caption, viewbox=f"0 0 {W:g} {height:g}",
                aria=caption)
 
@@ -73,3 +74,24 @@ def summary_line(scores: dict) -> list[str]:
     """summary.md's line for a sequential run ([] for a fixed-cycle run)."""
     s = scores.get("settled")
     return [f"- sequential test: {s['words']} ({s['dark_wakes']} dark wakes)"] if s else []
+
+
+def compare_blocks(settled: dict | None) -> list:
+    """The compare page's "Sequential comparison" section ([] for two finished runs)."""
+    if not settled:
+        return []
+    out = [h(2, "Sequential comparison"),
+           p([settled["words"], f" (rounds of one cycle per build, ABBA order; a change counts from "
+              f"x{settled['ratio']:g}; alpha {settled['alpha']:g}, beta {settled['beta']:g}; "
+              f"at most {settled['max_rounds']} rounds)."]),
+           table(["hypothesis", "decision", "why", "base: events / exposure", "candidate: events / exposure",
+                  "base alone", "candidate alone"],
+                 [[c["hypothesis"], c["decision"] + (f" at round {c['settled_at']}" if c["settled_at"] else ""),
+                   c["why"], f"{c['base']['events']} / {c['base']['exposure']}",
+                   f"{c['cand']['events']} / {c['cand']['exposure']}", c["base"]["own"], c["cand"]["own"]]
+                  for c in settled["hypotheses"]])]
+    for c in settled["hypotheses"]:
+        title = f"{c['hypothesis']}: {c['decision']}"
+        out.append(chart(title, picture(c, settled["boundaries"], title, "round",
+                                        ("the change", "no change"))))
+    return out

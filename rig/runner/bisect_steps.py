@@ -26,6 +26,20 @@ def real_package(build: str, folder: Path) -> tuple[Path, str]:
     return pkg, expected_version(pkg)
 
 
+def install_build(lab: Lab, macs, build: str, scratch: Path, package_for=real_package) -> str:
+    """Install ``build`` on every Mac of ``macs`` through ``rig install``'s code -> the name the
+    run records (the version the listing showed; a twin build keeps its ``twin:`` name).
+    Raises :class:`RigError` naming each Mac whose install failed."""
+    try:
+        pkg, version = package_for(build, scratch)
+    except ValueError as e:
+        raise RigError(str(e)) from e
+    failed = [r for r in (install(lab, m, pkg, version) for m in macs) if not r.ok]
+    if failed:
+        raise RigError("; ".join(f"{r.mac}: install failed: {r.detail}" for r in failed))
+    return build if build.startswith("twin:") else version
+
+
 class BuildJudge:
     """``judge(build, why) -> Step`` for :func:`rig.runner.bisect.search`."""
 
@@ -38,14 +52,10 @@ class BuildJudge:
 
     def __call__(self, build: str, why: str) -> Step:
         try:
-            pkg, version = self.package_for(build, self.scratch)
-        except (RigError, ValueError) as e:
+            name = install_build(self.lab, self.macs, build, self.scratch, self.package_for)
+        except RigError as e:
             return self._done(Step(build, why, "rig error", words=str(e)))
-        failed = [r for r in (install(self.lab, m, pkg, version) for m in self.macs) if not r.ok]
-        if failed:
-            return self._done(Step(build, why, "rig error",
-                                   words="; ".join(f"{r.mac}: install failed: {r.detail}" for r in failed)))
-        plan = replace(self.plan, build=build if build.startswith("twin:") else version)
+        plan = replace(self.plan, build=name)
         folder = start_run(self.lab, plan, self.reports, suite=self.suite, command=self.command, macs=self.macs)
         scores = drive(self.lab, folder, plan, self.macs)
         verdict = scores["verdict"]

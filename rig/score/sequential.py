@@ -69,9 +69,9 @@ class Hypothesis:
         """(events, exposure) of one scored cycle row."""
         if self.per == "cycles":
             flag = metric(self.metric).censored_by
-            v = _num(row.get(self.metric))
+            v = as_float(row.get(self.metric))
             return int(bool(flag and row.get(flag)) or math.isnan(v) or v > self.over), 1
-        return int(_num(row.get(self.metric), 0.0)), int(_num(row.get("dark_wakes"), 0.0)) + 1
+        return int(as_float(row.get(self.metric), 0.0)), int(as_float(row.get("dark_wakes"), 0.0)) + 1
 
     def llr(self, events: int, exposure: int) -> float:
         """log P(evidence | bad) - log P(evidence | good)."""
@@ -162,7 +162,7 @@ class Sequential:
 
     def add(self, row: dict) -> None:
         """One scored cycle row (outcome pass or fail; the caller leaves rig errors out)."""
-        t0, t1 = _num(row.get("t_start")), _num(row.get("t_end"))
+        t0, t1 = as_float(row.get("t_start")), as_float(row.get("t_end"))
         if not (math.isnan(t0) or math.isnan(t1)):
             self.spans.append((t0, t1, self.state == "continue"))
         self._pool(row["mac"]).add(row)
@@ -227,16 +227,17 @@ def settle(hypotheses: list[Hypothesis], rows: list[dict], macs: dict[str, list[
            alpha: float = ALPHA, beta: float = BETA) -> dict:
     """The sequential test over scored cycle rows, in the order their cycles ended."""
     seq = Sequential(hypotheses, macs, pool, alpha, beta)
-    for r in sorted(rows, key=lambda r: (_num(r.get("t_end"), math.inf), r["mac"], r["cycle"])):
+    for r in sorted(rows, key=lambda r: (as_float(r.get("t_end"), math.inf), r["mac"], r["cycle"])):
         seq.add(r)
     return seq.summary()
 
 
 def _brief(row: dict) -> dict:
-    return {"mac": row["mac"], "cycle": int(row["cycle"]), "dark_wakes": int(_num(row.get("dark_wakes"), 0.0))}
+    return {"mac": row["mac"], "cycle": int(row["cycle"]), "dark_wakes": int(as_float(row.get("dark_wakes"), 0.0))}
 
 
-def _num(v, default: float = math.nan) -> float:
+def as_float(v, default: float = math.nan) -> float:
+    """A number from a cycles.csv cell (NaN, or ``default``, for blanks and text)."""
     try:
         x = float(v)
     except (TypeError, ValueError):
