@@ -58,9 +58,11 @@ def main() -> None:
               help="stop each Mac once the suite's sequential test settles PASS or FAIL")
 @click.option("--max-cycles", default=12, show_default=True, type=click.IntRange(1),
               help="with --until-settled: the most cycles a Mac runs; unsettled by then is inconclusive")
+@click.option("--twin-profile", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="twin only: a profile from `rig twin calibrate` (the twin draws this lab's numbers)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress (cycle results and the report path only)")
 def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume, scale, seed, hang_limit, retries, until_settled,
-        max_cycles, quiet) -> None:
+        max_cycles, twin_profile, quiet) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
     from rig.runner.plan import Plan
     from rig.score.gates import Gate
@@ -87,7 +89,9 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
         raise click.BadParameter(str(e), param_hint="--dwell")
     twin = None
     if lab_path is None:
-        twin, lab_path = start_twin(build, scale, seed)
+        twin, lab_path = start_twin(build, scale, seed, twin_profile)
+    elif twin_profile:
+        raise click.UsageError("--twin-profile is for the twin: a lab file's Macs are real")
     folder = None
     try:
         try:
@@ -109,7 +113,8 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
         try:
             if folder is None:
                 out = reports or (lab.reports if lab.path and not lab.is_virtual else Path("reports"))
-                folder = start_run(lab, plan, out, command=["rig", *sys.argv[1:]], macs=selected)
+                folder = start_run(lab, plan, out, command=["rig", *sys.argv[1:]], macs=selected,
+                                   extra=_twin_profile_meta(twin_profile))
             scores = _drive_with_progress(lab, folder, plan, selected, stop, quiet)
         except RunFolderError as e:
             folder_error = e
@@ -135,21 +140,35 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
     sys.exit(EXIT_INTERRUPTED if stop.is_set() else exit_code(scores))
 
 
-def start_twin(build: str, scale: float, seed: int):
-    """Start the embedded twin lab (the one place ``rig run`` starts it): (process, lab file)."""
+def start_twin(build: str, scale: float, seed: int, profile: Path | None = None):
+    """Start the embedded twin lab (the one place ``rig run`` starts it): (process, lab file);
+    ``profile``: a twin profile (``rig twin calibrate``) the twin draws its numbers from."""
     if not build.startswith("twin:"):
         raise click.UsageError("without --lab the rig runs on the twin: use --build twin:MODEL")
     from rig.lab.inventory import load_lab
     from rig.twin.launch import TwinProcess  # the code that starts the twin
     from rig.twin.serve import TwinConfig
 
-    twin = TwinProcess(TwinConfig(build=build.split(":", 1)[1], scale=scale, seed=seed))
+    try:
+        cfg = TwinConfig(build=build.split(":", 1)[1], scale=scale, seed=seed, profile=str(profile or ""))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--twin-profile")
+    twin = TwinProcess(cfg)
     try:
         lab_path = twin.start()
     except (RuntimeError, ValueError) as e:
         raise click.ClickException(f"twin lab did not start: {e}")
     click.echo(f"twin lab: {len(load_lab(lab_path).macs)} Macs, clock x{scale:g}, build {build}")
     return twin, lab_path
+
+
+def _twin_profile_meta(path) -> dict | None:
+    """run.json's record of the twin profile a twin run drew from (None: none)."""
+    if not path:
+        return None
+    from rig.twin.profile import record
+
+    return {"twin": {"profile": record(path)}}
 
 
 def load_selected(lab_path, macs: str):
@@ -365,6 +384,8 @@ def twin() -> None:
 @click.option("--network-change", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="chance that a wake from sleep finds the Mac on another network")
 @click.option("--seed", default=1, show_default=True, help="random seed (same seed, same bytes)")
+@click.option("--profile", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="a twin profile (rig twin calibrate): draw this lab's numbers (--dpd-timeout, if given, wins)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where the run folder and truth.json go (default: reports/sim-MODEL-seedN)")
 @click.option("--score/--no-score", default=True, show_default=True, help="score the run folder afterwards")
@@ -373,7 +394,7 @@ def twin() -> None:
 @click.option("--max-cycles", default=0, type=click.IntRange(0),
               help="the most cycles per Mac (default: nights x cycles per night)")
 def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dark_wake_every_s, dpd_timeout, dark_wake_interval, network_change,
-                  seed, out, score, until_settled, max_cycles) -> None:
+                  seed, profile, out, score, until_settled, max_cycles) -> None:
     """Run Mac-nights on virtual time, as fast as the CPU allows; write a run folder the rig
     scores unchanged (rig score RUN), and the twin's ground truth next to it."""
     import time
@@ -394,7 +415,13 @@ def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dark_wake_ever
     macs = fleet(n_macs)
     for m in macs:
         m.network_change = network_change
-    cfg = TwinConfig(build=model, seed=seed, macs=macs, dpd_s=dpd_timeout, dark_interval_s=interval_s)
+    try:
+        cfg = TwinConfig(build=model, seed=seed, macs=macs, dpd_s=dpd_timeout, dark_interval_s=interval_s,
+                         profile=str(profile or ""))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--profile")
+    if profile and click.get_current_context().get_parameter_source("dpd_timeout").name == "COMMANDLINE":
+        cfg.dpd_s = dpd_timeout
     if max_cycles:   # enough nights for the cycles asked for
         nights = max(nights, -(-max_cycles // cycles_per_night))
     plan = SimPlan(nights=nights, cycles_per_night=cycles_per_night, dwell_s=dwell_s,
@@ -459,10 +486,12 @@ def install(lab_path, pkg, expect, macs) -> None:
 
 def _register() -> None:
     """Commands that live in modules of their own (kept out of this file's length)."""
-    from rig.cli import actuator_cmd, bisect_cmd, compare_cmd
+    from rig.cli import actuator_cmd, bisect_cmd, compare_cmd, twin_cmd
     main.add_command(bisect_cmd.bisect)
     main.add_command(actuator_cmd.actuator)
     main.add_command(compare_cmd.compare)
+    for command in twin_cmd.COMMANDS:
+        twin.add_command(command)
 
 
 _register()

@@ -74,7 +74,8 @@ class Extension:
         self.session_net = self.mac.net_gen
         self.log("tunnel", f"Handshake started session={sid} gateway={self.gateway.name}")
         self.mac.truth_handshake_start(sid)
-        latency = self.rng.uniform(0.35, 1.4)
+        draws = self.mac.draws or {}
+        latency = draws["handshake_s"].sample(self.rng) if "handshake_s" in draws else self.rng.uniform(0.35, 1.4)
         self.world.after(latency, self._handshake_done, sid, self.mac.epoch)
 
     def _handshake_done(self, sid: str, epoch: int) -> None:

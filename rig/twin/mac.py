@@ -65,7 +65,8 @@ class Mac:
     def __init__(self, world, name: str, serial: int, *, kind: str = "laptop", skew: float = 0.0,
                  utc_offset_min: int = 0, build: str = "naive", dark_interval_s: float = 900.0,
                  fault: str = "", macos: str = "15.3", network_change: float = 0.0,
-                 clock_step_s: float = 0.0, tz_change: tuple | None = None, wol: str = "dark"):
+                 clock_step_s: float = 0.0, tz_change: tuple | None = None, wol: str = "dark",
+                 draws: dict | None = None):
         from rig.twin.builds import model
 
         self.world = world
@@ -77,6 +78,10 @@ class Mac:
         self.tz_change = (world.start + tz_change[0], int(tz_change[1])) if tz_change else None
         self.clock_step_s = clock_step_s
         self.dark_interval_s = dark_interval_s
+        # a twin profile's distributions (rig.twin.profile), or None: the built-in numbers
+        self.draws = draws
+        if draws and "network_change" in draws:
+            network_change = draws["network_change"].mean()
         self.fault = fault
         self.stuck = False  # asleep and deaf to wake requests until the fault's remedy (see above)
         self.macos = macos
@@ -260,7 +265,8 @@ class Mac:
         self.truth["wake_requests"].append({"t": self.world.now, "cause": cause})
         if self.power == "full" or self.fault == "never_wakes" or self.stuck:
             return
-        self.world.after(self.world.rng.uniform(0.25, 0.7), self._full_wake, cause, self.world.now)
+        self.world.after(self._draw("ssh_after_wake_s", lambda r: r.uniform(0.25, 0.7)), self._full_wake, cause,
+                         self.world.now)
 
     # -- power: transitions -------------------------------------------------------------------
     def _phase(self, phase: str) -> None:
@@ -283,7 +289,7 @@ class Mac:
         if self.fault in ("needs_long_press", "needs_ac_cycle") and reason != "Maintenance Sleep":
             self.stuck, self._ac_cycled = True, False
         self._phase("sleep")
-        interval = self.dark_interval_s * self.world.rng.uniform(0.85, 1.15)
+        interval = self._draw("dark_wake_interval_s", lambda r: self.dark_interval_s * r.uniform(0.85, 1.15))
         self.world.after(interval, self._dark_wake, self.token)
 
     def _dark_wake(self, token: int, cause: str = "maintenance") -> None:
@@ -300,7 +306,8 @@ class Mac:
         self.truth["wakes"].append({"t": self.world.now, "kind": "dark", "cause": cause})
         self._phase("dark")
         self.world.after(0.08, self._deliver_wake, True, self.epoch)
-        self.world.after(self.world.rng.uniform(10.0, 60.0), self._enter_sleep, "Maintenance Sleep", self.token)
+        self.world.after(self._draw("dark_wake_duration_s", lambda r: r.uniform(10.0, 60.0)), self._enter_sleep,
+                         "Maintenance Sleep", self.token)
 
     def _full_wake(self, cause: str, requested: float) -> None:
         if self.power == "full":
@@ -398,6 +405,13 @@ class Mac:
         self.truth["build"] = build
         self.truth.setdefault("installs", []).append({"t": self.world.now, "build": build, "version": version})
         self.ext.start()
+
+    def _draw(self, name: str, builtin) -> float:
+        """One draw of ``name`` from the profile when it has one, else the built-in number (the
+        same call on the world's generator either way, so a run without a profile is unchanged)."""
+        if self.draws and name in self.draws:
+            return max(0.0, self.draws[name].sample(self.world.rng))
+        return builtin(self.world.rng)
 
     def truth_record(self) -> dict:
         return self.truth

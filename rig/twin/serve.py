@@ -48,12 +48,13 @@ class MacSpec:
     tz_change: list = field(default_factory=list)  # fault: [after_s, utc_offset_min] (a DST change)
     wol: str = "dark"  # a magic packet in sleep: dark (wake) | full (wake) | off (womp 0, ignored)
 
-    def model(self, world, serial: int, build: str, dark_interval_s: float) -> Mac:
-        """The twin Mac this spec describes (the live twin and the batch build it the same way)."""
+    def model(self, world, serial: int, build: str, dark_interval_s: float, draws: dict | None = None) -> Mac:
+        """The twin Mac this spec describes (the live twin and the batch build it the same way);
+        ``draws``: its group's distributions from a twin profile (None: the built-in numbers)."""
         return Mac(world, self.name, serial, kind=self.kind, skew=self.skew, utc_offset_min=self.utc_offset_min,
                    build=build, dark_interval_s=dark_interval_s, fault=self.fault,
                    network_change=self.network_change, clock_step_s=self.clock_step_s,
-                   tz_change=tuple(self.tz_change) or None, wol=self.wol)
+                   tz_change=tuple(self.tz_change) or None, wol=self.wol, draws=draws)
 
 
 DEFAULT_MACS = [
@@ -76,6 +77,31 @@ class TwinConfig:
     # MicroPython's unix port, its simulated pins wired to the Macs (rig/twin/board_door.py)
     actuator: str = "twin"
     faults: dict = field(default_factory=dict)  # door faults on demand (rig.twin.faults), name -> times
+    # a twin profile (rig twin calibrate): the Macs and the gateway draw their numbers from it
+    profile: str = ""
+
+    def __post_init__(self):
+        from rig.twin import profile
+
+        self._profile = None
+        if self.profile:
+            self.use_profile(profile.load(self.profile))
+
+    def use_profile(self, prof) -> None:
+        """Draw from ``prof`` (a :class:`rig.twin.profile.Profile`, e.g. a what-if's variation of
+        the loaded file) instead of the file ``profile`` names; its DPD teardown sets ``dpd_s``."""
+        self._profile = prof
+        teardown = prof.groups.get("all", next(iter(prof.groups.values()))).get("dpd_teardown_s")
+        if teardown is not None and teardown.source != "default":
+            self.dpd_s = max(1, round(teardown.dist.mean() / 3))   # ocserv tears down at 3 x its DPD
+
+    def draws_for(self, spec: MacSpec) -> dict | None:
+        """The distributions for ``spec``'s Mac: the group of its tags (as ``rig twin calibrate``
+        names groups: the tags joined), else of one of its tags or its kind, else ``all``
+        (None: no profile)."""
+        if self._profile is None:
+            return None
+        return self._profile.for_group([",".join(sorted(spec.tags)), *spec.tags, spec.kind])
 
     @classmethod
     def from_json(cls, text: str) -> "TwinConfig":
@@ -123,7 +149,7 @@ class TwinLab:
         world.gateway = gw
         known = []
         for i, spec in enumerate(cfg.macs, start=1):
-            mac = spec.model(world, i, cfg.build, cfg.dark_interval_s)
+            mac = spec.model(world, i, cfg.build, cfg.dark_interval_s, cfg.draws_for(spec))
             world.macs[spec.name] = mac
             hk = keys.new_key(root / f"hostkey_{spec.name}")
             files = MacFiles(files_dir(root, spec.name), self.faults)

@@ -38,6 +38,7 @@ import orjson
 from rig.lab.clock import ScaledClock
 from rig.lab.inventory import Lab, parse_lab
 from rig.parse.signatures import load_signatures
+from rig.twin import profile
 from rig.run_folder import RunFolder
 from rig.runner import script
 from rig.runner.collect import log_show_argv
@@ -150,7 +151,7 @@ class Night:
         self.gw = Gateway(self.world, users=sim.users, dpd_s=cfg.dpd_s, skew=cfg.gateway_skew)
         self.world.gateway = self.gw
         for i, spec in enumerate(cfg.macs, start=1):
-            self.world.macs[spec.name] = spec.model(self.world, i, cfg.build, cfg.dark_interval_s)
+            self.world.macs[spec.name] = spec.model(self.world, i, cfg.build, cfg.dark_interval_s, cfg.draws_for(spec))
         for mac in self.world.macs.values():
             mac.ext.start()
         self.ctl = Controller(f"{cfg.seed}/controller/{index}")
@@ -287,7 +288,8 @@ class Batch:
         start_run(self.lab, self.rig_plan, self.out, command=self.command, folder=self.folder,
                   started=FIRST_NIGHT,
                   extra={"twin": {"mode": "batch", "seed": cfg.seed, "nights": self.plan.nights,
-                                  "dpd_s": cfg.dpd_s, "dark_interval_s": cfg.dark_interval_s}})
+                                  "dpd_s": cfg.dpd_s, "dark_interval_s": cfg.dark_interval_s,
+                                  **({"profile": profile.record(cfg.profile)} if cfg.profile else {})}})
 
     def _merge_truth(self, night: Night) -> None:
         self.truth_nights.append({"night": night.index, "start": night.start, "end": night.end})
