@@ -1,7 +1,7 @@
 """What-if: churn per night against the gateway's DPD timeout and the Macs' dark-wake interval.
 
 For each pair (DPD setting, dark-wake interval) the twin simulates the same nights in batch mode
-(``rig.twin.simulate``: 2 Macs, ``--nights`` nights each, 8 cycles of a 1-hour sleep, build
+(``rig.twin.whatif.run_cell`` on the twin's built-in numbers: 2 Macs, ``--nights`` nights each, 8 cycles of a 1-hour sleep, build
 ``naive`` unless ``--build``), the rig scores the run folders exactly as it scores a rack's
 (``derive_run``), and the script prints per Mac-night:
 
@@ -23,9 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rig.report.rebuild import derive_run  # noqa: E402
-from rig.twin.serve import TwinConfig  # noqa: E402
-from rig.twin.simulate import SimPlan, fleet, simulate  # noqa: E402
+from rig.twin.profile import builtin  # noqa: E402
+from rig.twin.whatif import run_cell  # noqa: E402
 
 DPD_S = [10, 30, 60, 120, 300]
 INTERVAL_MIN = [5, 15, 30, 60]
@@ -33,14 +32,11 @@ COLOURS = ["#1b6ca8", "#d1495b", "#2e8540", "#8e6c8a"]
 
 
 def cell(build: str, dpd: int, minutes: int, nights: int, seed: int, tmp: Path) -> dict:
-    cfg = TwinConfig(build=build, seed=seed, macs=fleet(2), dpd_s=dpd, dark_interval_s=minutes * 60.0)
-    sim = simulate(cfg, SimPlan(nights=nights, cycles_per_night=8, dwell_s=3600), tmp / f"{dpd}-{minutes}")
-    totals = derive_run(sim.run_dir)["totals"]
-    n = sim.mac_nights
-    true_rec = sum(c.get("reconnects_in_sleep", 0) for c in sim.cycle_truth)
-    true_false = sum(c.get("false_alerts", 0) for c in sim.cycle_truth)
-    return {"reconnects": totals["reconnects_in_sleep"] / n, "false_alerts": totals["false_alerts"] / n,
-            "agrees": (totals["reconnects_in_sleep"], totals["false_alerts"]) == (true_rec, true_false)}
+    """One cell through the rig's own what-if (``rig.twin.whatif``) on the twin's built-in numbers:
+    the DPD setting as its teardown (3x), the dark-wake interval as a mean."""
+    c = run_cell(None, builtin(), {"dpd-timeout": 3.0 * dpd, "dark-wake-interval": minutes * 60.0}, build,
+                 2, nights, 8, 3600.0, seed, tmp / f"{dpd}-{minutes}")
+    return {"reconnects": c.reconnects, "false_alerts": c.false_alerts, "agrees": c.agrees}
 
 
 def table(grid: dict, metric: str) -> str:

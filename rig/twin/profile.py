@@ -89,6 +89,11 @@ def default(name: str, why: str) -> Parameter:
     return Parameter(d, 0, d.mean(), (math.nan, math.nan), "default", why)
 
 
+def builtin() -> "Profile":
+    """The twin's built-in numbers as a profile (a what-if without a calibrated lab)."""
+    return Profile({"all": {n: default(n, "the twin's built-in number") for n in NAMES}}, ["built-in"])
+
+
 @dataclass
 class Profile:
     groups: dict            # group -> {name: Parameter}

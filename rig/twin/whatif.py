@@ -82,9 +82,10 @@ class Cell:
     run: Path
 
 
-def run_cell(profile_path: Path, profile: Profile, settings: dict, build: str, macs: int, nights: int,
+def run_cell(profile_path: Path | None, profile: Profile, settings: dict, build: str, macs: int, nights: int,
              cycles: int, dwell_s: float, seed: int, out: Path) -> Cell:
-    cfg = TwinConfig(build=build, seed=seed, macs=fleet(macs), profile=str(profile_path))
+    """One combination on the batch twin (``profile_path`` None: ``profile`` is the built-in one)."""
+    cfg = TwinConfig(build=build, seed=seed, macs=fleet(macs), profile=str(profile_path or ""))
     prof = varied(profile, settings)
     cfg.use_profile(prof)
     sim = simulate(cfg, SimPlan(nights=nights, cycles_per_night=cycles, dwell_s=dwell_s), out, command=["rig", "twin", "whatif"])
