@@ -61,9 +61,13 @@ def main() -> None:
 @click.option("--twin-profile", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="twin only: a profile from `rig twin calibrate` (the twin draws this lab's numbers)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress (cycle results and the report path only)")
+@click.option("--coordinator", default=None, metavar="HOST:PORT", help="labgrid coordinator: Macs are its places")
+@click.option("--wait-lease", default=0.0, show_default=True, help="seconds to wait for a Mac another run holds")
 def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume, scale, seed, hang_limit, retries, until_settled,
-        max_cycles, twin_profile, quiet) -> None:
+        max_cycles, twin_profile, quiet, coordinator, wait_lease) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
+    from dataclasses import replace
+
     from rig.runner.plan import Plan
     from rig.score.gates import Gate
     from rig.lab.inventory import LabError, load_lab
@@ -96,6 +100,7 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
     try:
         try:
             lab = load_lab(lab_path)
+            lab = replace(lab, coordinator=coordinator or lab.coordinator, lease_wait_s=wait_lease)
             wanted = list(meta["macs"]) if meta else [m for m in macs.split(",") if m]
             selected = lab.select(wanted)
         except LabError as e:
@@ -200,6 +205,7 @@ def stop_on_ctrl_c() -> threading.Event:
 def _drive_with_progress(lab, folder, plan, selected, stop: threading.Event, quiet: bool) -> dict:
     """Drive the run with progress on stderr (redrawn lines on a terminal, timestamped lines in
     CI) and each cycle's result on stdout, printed around the redrawn block."""
+    from rig.lab.coordinator import CoordinatorError
     from rig.lab.lease import LeaseBusy
     from rig.runner.progress import Progress
     from rig.runner.run import drive
@@ -217,7 +223,7 @@ def _drive_with_progress(lab, folder, plan, selected, stop: threading.Event, qui
 
     try:
         return drive(lab, folder, plan, selected, stop=stop, on_cycle=cycle_done, on_step=progress.on_step)
-    except LeaseBusy as e:
+    except (LeaseBusy, CoordinatorError) as e:
         raise click.ClickException(str(e))
     finally:
         progress.close()
@@ -282,55 +288,6 @@ def doctor(lab_path, macs, build, fix) -> None:
             twin.stop()
             twin.cleanup()
     sys.exit(1 if bad else 0)
-
-
-@main.group()
-def lease() -> None:
-    """Leases on Macs: which run holds which Mac (they expire by themselves)."""
-
-
-def _lease_folder(lab_path):
-    from rig.lab.inventory import LabError, load_lab
-
-    try:
-        lab = load_lab(lab_path)
-    except LabError as e:
-        raise click.ClickException(str(e))
-    return lab, lab.lease_folder
-
-
-@lease.command("list")
-@click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def lease_list(lab_path) -> None:
-    """List the leases of a lab's Macs."""
-    import time
-
-    from rig.lab import lease as leases
-
-    _, folder = _lease_folder(lab_path)
-    rows = leases.list_leases(folder)
-    if not rows:
-        click.echo("no leases")
-    for x in rows:
-        state = "stale" if x.stale else f"{(x.expires - time.time()) / 60:.0f} min left"
-        click.echo(f"{x.mac:<40} {x.holder:<32} {x.host} pid {x.pid}  {state}")
-
-
-@lease.command("release")
-@click.option("--lab", "lab_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("macs", nargs=-1, required=True)
-def lease_release(lab_path, macs) -> None:
-    """Release the leases on MACS (names or tags), whoever holds them."""
-    from rig.lab import lease as leases
-    from rig.lab.inventory import LabError
-
-    lab, folder = _lease_folder(lab_path)
-    try:
-        selected = lab.select(list(macs))
-    except LabError as e:
-        raise click.ClickException(str(e))
-    for m in selected:
-        click.echo(f"{m.name}: {'released' if leases.release(folder, leases.key(m)) else 'no lease'}")
 
 
 @main.command("parse")
@@ -486,7 +443,8 @@ def install(lab_path, pkg, expect, macs) -> None:
 
 def _register() -> None:
     """Commands that live in modules of their own (kept out of this file's length)."""
-    from rig.cli import actuator_cmd, bisect_cmd, compare_cmd, twin_cmd
+    from rig.cli import actuator_cmd, bisect_cmd, compare_cmd, lease_cmd, twin_cmd
+    main.add_command(lease_cmd.lease)
     main.add_command(bisect_cmd.bisect)
     main.add_command(actuator_cmd.actuator)
     main.add_command(compare_cmd.compare)

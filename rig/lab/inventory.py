@@ -113,6 +113,8 @@ class Lab:
     reports: Path = Path("reports")
     clock_table: dict | None = None
     leases: Path | None = None  # shared folder of Mac leases (default: <reports>/.leases)
+    coordinator: str = ""  # HOST:PORT of a labgrid coordinator: leases are its places instead
+    lease_wait_s: float = 0.0  # how long a run waits for a Mac another run holds
 
     @property
     def lease_folder(self) -> Path:
@@ -174,7 +176,8 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
     actuators = _actuators(raw, where)
     macs = _macs(raw, where, base, actuators)
     gateway = _gateway(raw, where, base, macs) if "gateway" in raw else None
-    return Lab(name, path, extension, macs, actuators, gateway, redact, reports, clock_t, leases)
+    coordinator = _str(lab_t, "coordinator", f"{where}: [lab]", default="")
+    return Lab(name, path, extension, macs, actuators, gateway, redact, reports, clock_t, leases, coordinator)
 
 
 def _redact_patterns(lab_t: dict, where: str) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from typing import Callable
 from rig import __version__
 from rig.report.rebuild import derive_run
 from rig.score.derive import score_run
-from rig.lab import lease
+from rig.lab.lease_backend import open_leases
 from rig.runner.cycle import CycleRunner
 from rig.runner.plan import Plan
 from rig.journal import Journal, cycles_from_journal, merge_parts, read_journal
@@ -121,25 +121,28 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
           stop: threading.Event | None = None, on_step=None) -> dict:
     """Run (or resume) the cycles not yet finished, then derive every report file.
 
-    Takes a lease on every Mac first (:class:`rig.lab.lease.LeaseBusy` if another run holds one),
+    Takes a lease on every Mac first (file or coordinator, :func:`rig.lab.lease_backend.open_leases`;
+    :class:`rig.lab.lease.LeaseBusy` if another run holds one past ``lab.lease_wait_s``),
     renews it after each cycle and releases it at the end.
     """
     clock = lab.clock()
-    holder, ttl, ldir = folder.path.name, lease_ttl_s(plan, clock), lab.lease_folder
+    holder, ttl = folder.path.name, lease_ttl_s(plan, clock)
+    leases = open_leases(lab)
     taken = []
     try:
-        for m in macs:
-            lease.acquire(ldir, lease.key(m), holder, ttl)
+        for m in sorted(macs, key=lambda m: m.name):  # one order for every run: no two wait on each other
+            leases.acquire(m, holder, ttl, lab.lease_wait_s)
             taken.append(m)
-    except lease.LeaseBusy:
+    except BaseException:  # busy, Ctrl-C while waiting, a coordinator gone: give back what we took
         for m in taken:
-            lease.release(ldir, lease.key(m), holder)
+            leases.release(m, holder)
+        leases.close()
         raise
 
     monitor = SettledMonitor(folder.meta()) if plan.until_settled else None
 
     def cycle_done(rec: dict) -> None:
-        lease.renew(ldir, lease.key(lab.macs[rec["mac"]]), holder, ttl)
+        leases.renew(lab.macs[rec["mac"]], holder, ttl)
         if monitor:
             monitor.add(rec)
         if on_cycle:
@@ -162,7 +165,8 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
     finally:
         journal.close()
         for m in taken:
-            lease.release(ldir, lease.key(m), holder)
+            leases.release(m, holder)
+        leases.close()
         if writable:
             folder.update_meta(finished=utc_seconds(clock.now()))
     scores = derive_run(folder.path)

@@ -1,0 +1,152 @@
+"""Leases through labgrid's coordinator: each Mac is a place, a run acquires it as ``host/user``.
+
+File leases need a folder every controller mounts and have no view of who waits; a rack shared by
+CI runners and engineers' machines needs a server. labgrid's coordinator (gRPC) already is one,
+and the HIL tools around it (``labgrid-client``, exporters) see the same places. The place's
+holder is labgrid's identity ``host/user`` (``LG_HOSTNAME``/``LG_USERNAME`` override it, as for
+``labgrid-client``), not the run id: a killed run leaves its place acquired, and the same
+controller re-acquires it on ``--resume`` because the coordinator names it the holder already.
+
+labgrid's client is asyncio; the rig is threads. One private event loop runs in a daemon thread
+and every call is handed to it, so cycle threads can renew without owning a loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from rig.lab.lease import Lease, LeaseBusy
+
+
+class CoordinatorError(Exception):
+    """The coordinator could not be reached or refused a request for a reason other than a holder."""
+
+
+def place_name(mac) -> str:
+    """``rig-<mac>`` unless the lab file names the place (``place = "…"`` on the Mac)."""
+    return getattr(mac, "place", "") or f"rig-{mac.name}"
+
+
+class CoordinatorLeases:
+    """acquire / renew / release / list on a labgrid coordinator at ``address`` (HOST:PORT)."""
+
+    def __init__(self, address: str, identity: str | None = None, poll_s: float = 0.2):
+        from labgrid.remote.client import ClientSession
+
+        self.address, self.poll_s = address, poll_s
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="labgrid-loop", daemon=True)
+        self.thread.start()
+        host, _, user = (identity or "").partition("/")
+
+        class Session(ClientSession):
+            def gethostname(s):
+                return host or super().gethostname()
+
+            def getuser(s):
+                return user or super().getuser()
+
+        async def start():
+            import grpc
+            from labgrid.remote.generated import labgrid_coordinator_pb2_grpc as pb_grpc
+
+            s = Session(address, self.loop)
+            # The coordinator tells clients apart by their connection: two sessions in one process
+            # (a test's two controllers) must not share grpc's global subchannel.
+            await s.channel.close()
+            s.channel = grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1),
+                                                                     ("grpc.keepalive_time_ms", 7500)])
+            s.stub = pb_grpc.CoordinatorStub(s.channel)
+            await asyncio.wait_for(s.start(), 10)
+            return s
+
+        try:
+            self.session = self._call(start())
+        except Exception as e:  # noqa: BLE001 - the reason is in the message
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            raise CoordinatorError(f"labgrid coordinator {address}: cannot connect ({e})") from e
+        self.identity = f"{self.session.gethostname()}/{self.session.getuser()}"
+
+    def _call(self, coro, timeout: float = 30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _rpc(self, name: str, request):
+        import grpc
+
+        try:
+            return await getattr(self.session.stub, name)(request)
+        except grpc.aio.AioRpcError as e:
+            raise CoordinatorError(f"labgrid coordinator {self.address}: {name}: {e.details()}") from e
+
+    async def _sync(self):
+        await self.session.sync_with_coordinator()
+
+    def holder(self, place: str) -> str | None:
+        self._call(self._sync())
+        p = self.session.places.get(place)
+        return p.acquired if p else None
+
+    def ensure_place(self, place: str, tags: dict[str, str]) -> None:
+        """Create the place (first run on a new rack) and keep its tags equal to the Mac's."""
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+        self._call(self._sync())
+        if place not in self.session.places:
+            self._call(self._rpc("AddPlace", pb.AddPlaceRequest(name=place)))
+        if tags:
+            self._call(self._rpc("SetPlaceTags", pb.SetPlaceTagsRequest(placename=place, tags=tags)))
+
+    def acquire(self, place: str, wait_s: float = 0.0) -> Lease:
+        """Acquire ``place`` (or find it ours already); wait up to ``wait_s`` for another holder."""
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+        deadline = time.monotonic() + wait_s
+        while True:
+            cur = self.holder(place)
+            if cur == self.identity:
+                return self._lease(place)
+            if cur is None:
+                try:
+                    self._call(self._rpc("AcquirePlace", pb.AcquirePlaceRequest(placename=place)))
+                    return self._lease(place)
+                except CoordinatorError as e:
+                    if "already acquired" not in str(e):
+                        raise  # lost a race otherwise: look at the holder again
+            elif time.monotonic() >= deadline:
+                raise LeaseBusy(f"{place} is acquired by {cur} (labgrid coordinator {self.address}); "
+                                f"waited {wait_s:.0f} s; wait longer (--wait-lease), or release it: "
+                                f"rig lease release --force")
+            time.sleep(self.poll_s)
+
+    def _lease(self, place: str) -> Lease:
+        now = time.time()
+        return Lease(place, self.identity, self.address, 0, now, float("inf"))
+
+    def renew(self, place: str) -> None:
+        """A coordinator's place does not expire: nothing to renew, a holder releases it."""
+
+    def release(self, place: str, force: bool = False) -> bool:
+        """Release our place (another's only with ``force``); False when there was nothing to do."""
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+        cur = self.holder(place)
+        if cur is None or (cur != self.identity and not force):
+            return False
+        req = pb.ReleasePlaceRequest(placename=place) if force else \
+            pb.ReleasePlaceRequest(placename=place, fromuser=self.identity)
+        self._call(self._rpc("ReleasePlace", req))
+        return True
+
+    def list_places(self) -> list[tuple[str, str | None, dict]]:
+        """Every place: name, holder (or None) and tags."""
+        self._call(self._sync())
+        return [(n, p.acquired, dict(p.tags)) for n, p in sorted(self.session.places.items())]
+
+    def close(self) -> None:
+        try:
+            self._call(self.session.stop(), timeout=5)
+        except Exception:  # noqa: BLE001 - closing a dead link is not an error worth raising
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)

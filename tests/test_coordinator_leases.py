@@ -1,0 +1,170 @@
+"""Places through a real labgrid coordinator: two controllers on one twin Mac never interleave."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rig.cli.main import main
+from rig.lab.coordinator import CoordinatorLeases
+from rig.lab.lease import LeaseBusy
+from rig.twin.launch import TwinProcess
+from tests.labgrid_peers import Coordinator
+
+
+@pytest.fixture
+def coord(tmp_path):
+    c = Coordinator(tmp_path / "coordinator")
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def twin_lab_path(tmp_path):
+    t = TwinProcess(root=tmp_path / "twin")
+    t.start()
+    yield t.lab_path
+    t.stop()
+
+
+def _client(coord, who):
+    return CoordinatorLeases(coord.address, who)
+
+
+def test_a_place_is_refused_naming_its_holder_and_released_only_by_it_or_by_force(coord):
+    a, b = _client(coord, "ctl-a/ci"), _client(coord, "ctl-b/ci")
+    try:
+        a.ensure_place("rig-mbp-01", {"rig": "mac", "mbp": "1"})
+        t = time.perf_counter()
+        a.acquire("rig-mbp-01")
+        acquire_s = time.perf_counter() - t
+        t0 = time.monotonic()
+        with pytest.raises(LeaseBusy, match="acquired by ctl-a/ci"):
+            b.acquire("rig-mbp-01", wait_s=0.6)
+        assert time.monotonic() - t0 >= 0.6  # it waited before refusing
+        assert not b.release("rig-mbp-01")  # not b's
+        assert a.list_places() == [("rig-mbp-01", "ctl-a/ci", {"rig": "mac", "mbp": "1"})]
+        assert a.acquire("rig-mbp-01").holder == "ctl-a/ci"  # resumed: ours already
+        assert b.release("rig-mbp-01", force=True)
+        assert b.acquire("rig-mbp-01").holder == "ctl-b/ci"
+        print(f"acquire through the coordinator: {acquire_s * 1000:.1f} ms")
+        assert acquire_s < 2.0
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_waiting_run_gets_the_place_when_the_holder_releases_it(coord):
+    a, b = _client(coord, "ctl-a/ci"), _client(coord, "ctl-b/ci")
+    try:
+        a.ensure_place("rig-mini-01", {})
+        a.acquire("rig-mini-01")
+        import threading
+
+        threading.Timer(0.5, a.release, args=("rig-mini-01",)).start()
+        t0 = time.monotonic()
+        assert b.acquire("rig-mini-01", wait_s=10).holder == "ctl-b/ci"
+        assert 0.4 < time.monotonic() - t0 < 5
+    finally:
+        a.close()
+        b.close()
+
+
+def _rig(args, who, **kw):
+    env = {**os.environ, "LG_HOSTNAME": who, "LG_USERNAME": "ci"}
+    return subprocess.Popen([sys.executable, "-m", "rig.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _times(run_dir: Path) -> list[float]:
+    rows = [json.loads(x) for x in (run_dir / "journal.jsonl").read_text().splitlines() if x.strip()]
+    return [r["t"] for r in rows if "t" in r]
+
+
+def _run_dir(out: str) -> Path:
+    line = next(x for x in out.splitlines() if x.startswith("report: "))
+    return Path(line.split(" ", 1)[1]).parent
+
+
+def test_two_controllers_on_one_mac_run_one_after_the_other(coord, twin_lab_path, tmp_path):
+    common = ["run", "--lab", str(twin_lab_path), "--macs", "mbp-01", "--dwell", "2m", "--cycles", "2", "-q",
+              "--coordinator", coord.address, "--wait-lease", "120"]
+    a = _rig([*common, "--reports", str(tmp_path / "ra")], "ctl-a")
+    holder = _client(coord, "watch/ci")
+    try:
+        deadline = time.monotonic() + 30
+        while holder.holder("rig-mbp-01") != "ctl-a/ci" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert holder.holder("rig-mbp-01") == "ctl-a/ci"
+        b = _rig([*common, "--reports", str(tmp_path / "rb")], "ctl-b")
+        out_a, _ = a.communicate(timeout=300)
+        out_b, _ = b.communicate(timeout=300)
+        assert a.returncode in (0, 1) and "report: " in out_a, out_a  # 1: the naive build fails its gates
+        assert b.returncode in (0, 1) and "report: " in out_b, out_b
+        assert holder.holder("rig-mbp-01") is None  # both released at the end
+    finally:
+        holder.close()
+    ja, jb = _times(_run_dir(out_a)), _times(_run_dir(out_b))
+    assert len(ja) > 4 and len(jb) > 4
+    # no interleaved cycles: on the one twin's clock, all of A's records come before any of B's
+    assert max(ja) < min(jb)
+
+
+def test_a_short_wait_is_refused_naming_the_holder(coord, twin_lab_path, tmp_path, monkeypatch):
+    a = _client(coord, "nightly-rack-a/ci")
+    try:
+        a.ensure_place("rig-mbp-01", {})
+        a.acquire("rig-mbp-01")
+        monkeypatch.setenv("LG_HOSTNAME", "adhoc")
+        res = CliRunner().invoke(main, ["run", "--lab", str(twin_lab_path), "--macs", "mbp-01", "--dwell", "1m",
+                                        "--cycles", "1", "--reports", str(tmp_path / "r"), "-q",
+                                        "--coordinator", coord.address, "--wait-lease", "0.5"])
+        assert res.exit_code != 0
+        assert "acquired by nightly-rack-a/ci" in res.output
+        assert a.holder("rig-mbp-01") == "nightly-rack-a/ci"
+    finally:
+        a.close()
+
+
+def test_a_killed_run_keeps_its_place_is_listed_and_resumes(coord, twin_lab_path, tmp_path):
+    out = tmp_path / "r"
+    args = ["run", "--lab", str(twin_lab_path), "--macs", "mbp-01", "--dwell", "2m", "--cycles", "3", "-q",
+            "--coordinator", coord.address]
+    p = _rig([*args, "--reports", str(out)], "ctl-k")
+    deadline = time.monotonic() + 60
+    journal = None
+    while time.monotonic() < deadline:
+        found = list(out.glob("*/journal.jsonl"))
+        if found and found[0].stat().st_size > 0:
+            journal = found[0]
+            break
+        time.sleep(0.05)
+    assert journal is not None
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    env = {**os.environ, "LG_HOSTNAME": "ctl-k", "LG_USERNAME": "ci"}
+    listed = subprocess.run([sys.executable, "-m", "rig.cli", "lease", "list", "--lab", str(twin_lab_path),
+                             "--coordinator", coord.address], env=env, capture_output=True, text=True)
+    assert "rig-mbp-01" in listed.stdout and "ctl-k/ci" in listed.stdout, listed.stdout + listed.stderr
+    # another controller cannot take it without --force
+    other = subprocess.run([sys.executable, "-m", "rig.cli", "lease", "release", "--lab", str(twin_lab_path),
+                            "--coordinator", coord.address, "mbp-01"],
+                           env={**env, "LG_HOSTNAME": "other"}, capture_output=True, text=True)
+    assert "held by ctl-k/ci" in other.stdout
+    r = _rig(["run", "--lab", str(twin_lab_path), "--resume", str(journal.parent), "-q",
+              "--coordinator", coord.address], "ctl-k")
+    text, _ = r.communicate(timeout=300)
+    assert r.returncode in (0, 1) and "report: " in text, text
+    assert "resuming" in text
+    c = _client(coord, "watch/ci")
+    try:
+        assert c.holder("rig-mbp-01") is None
+    finally:
+        c.close()
