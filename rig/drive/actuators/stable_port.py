@@ -12,6 +12,11 @@ a device, not on the lab (a twin lab's scaled clock would shrink 10 s to 50 ms).
 problem on the way is kept for the error message, so the journal shows what happened: the link
 missing for 2 s, then permission denied twice, then the deadline.
 
+The path may also be a pyserial URL: ``rfc2217://host:port?ign_set_control`` for an actuator
+exported from another host by ``ser2net`` (as ``labgrid-exporter`` runs it), ``socket://`` for raw
+TCP. A dropped network link then looks like an unplug (a read or write fails) and is handled the
+same way: close, re-open the URL until the deadline, resend under the same request id.
+
 Reads are bounded by a deadline too (``read_line``), not by pyserial's per-byte timeout: a
 stream of line noise without a newline must not hold a request forever.
 """
@@ -67,18 +72,28 @@ class StablePort:
         problems = Problems()
         while True:
             try:
-                port = serial.Serial(self.path, self.baud, timeout=self.poll_s, write_timeout=self.write_timeout)
+                port = serial.serial_for_url(self.path, self.baud, timeout=self.poll_s, **self._write_timeout())
                 port.reset_input_buffer()  # bytes from before the open belong to nobody
                 break
             except (serial.SerialException, OSError) as e:
                 problems.add(str(e))
             if time.monotonic() >= deadline:
+                hint = ("is ser2net (the exporter) up on that host?" if self.is_url
+                        else f"unplugged? check the USB cable and `ls -l {self.path}`")
                 raise ActuatorError(f"{self.owner}: cannot open {self.path} within {self.reopen_s:g} s: {problems} "
-                                    f"(unplugged? check the USB cable and `ls -l {self.path}`)")
+                                    f"({hint})")
             time.sleep(self.poll_s)
         self.serial, self._buf = port, b""
         self.opens += 1
-        self.device = os.path.realpath(self.path)
+        self.device = self.path if self.is_url else os.path.realpath(self.path)
+
+    @property
+    def is_url(self) -> bool:
+        return "://" in self.path
+
+    def _write_timeout(self) -> dict:
+        """pyserial's RFC 2217 client refuses a write timeout; a socket write fails on its own."""
+        return {} if self.path.startswith("rfc2217://") else {"write_timeout": self.write_timeout}
 
     def ensure_open(self) -> bool:
         """Open if closed; True if this call (re)opened the port."""
