@@ -109,7 +109,7 @@ def _interleave(base, cand, max_rounds, ratio, suite, lab_path, macs, dwell, dar
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--dwell")
     twin_builds = base.startswith("twin:") and cand.startswith("twin:")
-    twin = None
+    twin, res = None, None
     if lab_path is None:
         if not twin_builds:
             raise click.UsageError("without --lab the rig compares on the twin: give twin:MODEL[@LABEL] builds")
@@ -136,7 +136,7 @@ def _interleave(base, cand, max_rounds, ratio, suite, lab_path, macs, dwell, dar
     finally:
         if twin is not None:
             truth = twin.stop()
-            if truth and "res" in locals():   # the session's truth, both builds' cycles: for tests
+            if truth and res is not None:   # the session's truth, both builds' cycles: for tests
                 import json
 
                 for folder in (res.base, res.cand):

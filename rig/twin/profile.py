@@ -101,12 +101,12 @@ class Profile:
 
     def for_group(self, keys) -> dict:
         """The distributions of the first group of ``keys`` the profile has, else ``all``, else
-        the first group: name -> :class:`Dist`."""
-        for k in [*keys, "all"]:
-            if k in self.groups:
-                return {n: p.dist for n, p in self.groups[k].items()}
-        first = next(iter(self.groups.values()), {})
-        return {n: p.dist for n, p in first.items()}
+        the first group: name -> :class:`Dist`. A parameter that fell back to the default is
+        left out, so the twin draws its built-in number (and a Mac's own setting, e.g. its
+        ``network_change``, is not overwritten by a default the profile only repeats)."""
+        group = next((self.groups[k] for k in [*keys, "all"] if k in self.groups),
+                     next(iter(self.groups.values()), {}))
+        return {n: p.dist for n, p in group.items() if p.source != "default"}
 
     # -- the file ---------------------------------------------------------------------------------
     def to_toml(self) -> str:
