@@ -77,6 +77,60 @@ def test_a_waiting_run_gets_the_place_when_the_holder_releases_it(coord):
         b.close()
 
 
+def test_waiting_runs_queue_in_the_order_they_asked_and_a_newcomer_cannot_jump_it(coord):
+    """Waiting is a labgrid reservation: the freed place goes to the oldest waiter, and a
+    controller that only tries (no wait) is refused while it is allocated to that waiter."""
+    import threading
+
+    a, b, c, d = (_client(coord, f"ctl-{x}/ci") for x in "abcd")
+    got: list[str] = []
+    try:
+        a.ensure_place("rig-mbp-01", {})
+        a.acquire("rig-mbp-01")
+
+        def wait_for(client, who):
+            client.acquire("rig-mbp-01", wait_s=20)
+            got.append(who)
+            time.sleep(0.3)
+            client.release("rig-mbp-01")
+
+        tb = threading.Thread(target=wait_for, args=(b, "b"))
+        tb.start()
+        time.sleep(0.5)  # b asked first
+        tc = threading.Thread(target=wait_for, args=(c, "c"))
+        tc.start()
+        time.sleep(0.5)
+        assert [r.owner for r in a._reservations()] == ["ctl-b/ci", "ctl-c/ci"]
+        a.release("rig-mbp-01")
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            with pytest.raises(LeaseBusy):   # allocated to b (or held by it): d cannot take it
+                d.acquire("rig-mbp-01")
+            time.sleep(0.05)
+        tb.join(10)
+        tc.join(10)
+        assert got == ["b", "c"]
+        assert a._reservations() == []   # each waiter cancelled its reservation once served
+    finally:
+        for x in (a, b, c, d):
+            x.close()
+
+
+def test_a_wait_that_runs_out_cancels_its_reservation(coord):
+    a, b = _client(coord, "ctl-a/ci"), _client(coord, "ctl-b/ci")
+    try:
+        a.ensure_place("rig-mbp-01", {})
+        a.acquire("rig-mbp-01")
+        with pytest.raises(LeaseBusy, match="acquired by ctl-a/ci"):
+            b.acquire("rig-mbp-01", wait_s=0.5)
+        assert a._reservations() == []
+        a.release("rig-mbp-01")
+        assert b.acquire("rig-mbp-01").holder == "ctl-b/ci"   # nothing left allocated to a dead wait
+    finally:
+        a.close()
+        b.close()
+
+
 def _rig(args, who, **kw):
     env = {**os.environ, "LG_HOSTNAME": who, "LG_USERNAME": "ci"}
     return subprocess.Popen([sys.executable, "-m", "rig.cli", *args], env=env, stdout=subprocess.PIPE,
@@ -168,3 +222,45 @@ def test_a_killed_run_keeps_its_place_is_listed_and_resumes(coord, twin_lab_path
         assert c.holder("rig-mbp-01") is None
     finally:
         c.close()
+
+
+def test_ctrl_c_mid_run_releases_the_place(coord, twin_lab_path, tmp_path):
+    out = tmp_path / "r"
+    p = _rig(["run", "--lab", str(twin_lab_path), "--macs", "mbp-01", "--dwell", "2m", "--cycles", "20", "-q",
+              "--coordinator", coord.address, "--reports", str(out)], "ctl-i")
+    watch = _client(coord, "watch/ci")
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.glob("*/journal.jsonl")) or watch.holder("rig-mbp-01") != "ctl-i/ci":
+            assert time.monotonic() < deadline and p.poll() is None, p.stdout.read() if p.poll() is not None else ""
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)   # the first Ctrl-C: stop after the cycle in flight
+        text, _ = p.communicate(timeout=120)
+        assert p.returncode != 0, text
+        assert watch.holder("rig-mbp-01") is None, text
+    finally:
+        watch.close()
+
+
+def test_an_error_mid_run_releases_the_place(coord, twin_lab_path, tmp_path):
+    from dataclasses import replace
+
+    from rig.lab.inventory import load_lab
+    from rig.runner.plan import Plan
+    from rig.runner.run import drive, start_run
+
+    lab = replace(load_lab(twin_lab_path), coordinator=coord.address)
+    mac = lab.macs["mbp-01"]
+    plan = Plan(build="twin:naive", cycles=3, dwell_s=120.0)
+    folder = start_run(lab, plan, tmp_path / "reports", macs=[mac])
+
+    def on_cycle(rec):
+        raise RuntimeError("a bug in a caller's callback")
+
+    watch = _client(coord, "watch/ci")
+    try:
+        with pytest.raises(RuntimeError, match="a bug"):
+            drive(lab, folder, plan, [mac], on_cycle=on_cycle)
+        assert watch.holder("rig-mbp-01") is None
+    finally:
+        watch.close()

@@ -98,26 +98,85 @@ class CoordinatorLeases:
             self._call(self._rpc("SetPlaceTags", pb.SetPlaceTagsRequest(placename=place, tags=tags)))
 
     def acquire(self, place: str, wait_s: float = 0.0) -> Lease:
-        """Acquire ``place`` (or find it ours already); wait up to ``wait_s`` for another holder."""
+        """Acquire ``place`` (or find it ours already); wait up to ``wait_s`` for another holder.
+
+        Waiting is a labgrid *reservation* (filter ``name=<place>``), not a retry loop: the
+        coordinator allocates a freed place to the oldest waiting reservation of the highest
+        priority, so two runs queued behind a night run get the Mac in the order they asked, and
+        a third controller that just tries cannot jump the queue (an allocated place is refused to
+        anyone but its reservation's owner). The reservation is polled (which keeps it alive) and
+        cancelled once the place is ours, or when the wait runs out.
+        """
+        cur, reserved_for = self._state(place)
+        if cur == self.identity:
+            return self._lease(place)
+        if cur is None and reserved_for in (None, self.identity) and self._try_acquire(place):
+            return self._lease(place)
+        if wait_s <= 0:
+            raise self._busy(place, wait_s)
+        return self._wait_reserved(place, wait_s)
+
+    def _state(self, place: str) -> tuple[str | None, str | None]:
+        """(holder, owner of the reservation the place is allocated to), either None."""
+        self._call(self._sync())
+        p = self.session.places.get(place)
+        if p is None:
+            return None, None
+        owner = None
+        if p.reservation:
+            owner = next((r.owner for r in self._reservations() if r.token == p.reservation), "another reservation")
+        return p.acquired, owner
+
+    def _reservations(self):
+        from labgrid.remote.common import Reservation
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
 
+        resp = self._call(self._rpc("GetReservations", pb.GetReservationsRequest()))
+        return [Reservation.from_pb2(r) for r in resp.reservations]
+
+    def _try_acquire(self, place: str) -> bool:
+        """AcquirePlace; False when someone else got there first (or it is reserved for them)."""
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+        try:
+            self._call(self._rpc("AcquirePlace", pb.AcquirePlaceRequest(placename=place)))
+            return True
+        except CoordinatorError as e:
+            if "already acquired" in str(e) or "not reserved for" in str(e):
+                return False
+            raise
+
+    def _wait_reserved(self, place: str, wait_s: float) -> Lease:
+        from labgrid.remote.common import ReservationState
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+
+        fltr = pb.Reservation.Filter(filter={"name": place})
+        token = self._call(self._rpc("CreateReservation", pb.CreateReservationRequest(
+            filters={"main": fltr}, prio=0.0))).reservation.token
         deadline = time.monotonic() + wait_s
-        while True:
-            cur = self.holder(place)
-            if cur == self.identity:
-                return self._lease(place)
-            if cur is None:
-                try:
-                    self._call(self._rpc("AcquirePlace", pb.AcquirePlaceRequest(placename=place)))
-                    return self._lease(place)
-                except CoordinatorError as e:
-                    if "already acquired" not in str(e):
-                        raise  # lost a race otherwise: look at the holder again
-            elif time.monotonic() >= deadline:
-                raise LeaseBusy(f"{place} is acquired by {cur} (labgrid coordinator {self.address}); "
-                                f"waited {wait_s:.0f} s; wait longer (--wait-lease), or release it: "
-                                f"rig lease release --force")
-            time.sleep(self.poll_s)
+        try:
+            while time.monotonic() < deadline:
+                res = self._call(self._rpc("PollReservation", pb.PollReservationRequest(token=token))).reservation
+                if ReservationState(res.state) in (ReservationState.allocated, ReservationState.acquired) \
+                        and res.allocations.get("main") == place:
+                    if self._try_acquire(place) or self.holder(place) == self.identity:
+                        return self._lease(place)
+                elif ReservationState(res.state) in (ReservationState.expired, ReservationState.invalid):
+                    raise CoordinatorError(f"labgrid coordinator {self.address}: the reservation for {place} "
+                                           f"became {ReservationState(res.state).name}")
+                time.sleep(self.poll_s)
+            raise self._busy(place, wait_s)
+        finally:
+            try:
+                self._call(self._rpc("CancelReservation", pb.CancelReservationRequest(token=token)))
+            except CoordinatorError:
+                pass  # expired already: the coordinator dropped it
+
+    def _busy(self, place: str, wait_s: float) -> LeaseBusy:
+        cur, reserved_for = self._state(place)
+        who = f"acquired by {cur}" if cur else f"reserved for {reserved_for}" if reserved_for else "taken"
+        return LeaseBusy(f"{place} is {who} (labgrid coordinator {self.address}); waited {wait_s:.0f} s; "
+                         f"wait longer (--wait-lease), or release it: rig lease release --force")
 
     def _lease(self, place: str) -> Lease:
         now = time.time()

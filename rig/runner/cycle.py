@@ -74,16 +74,23 @@ class CycleRunner:
         Ctrl-C sets ``stop``: every Mac finishes its current step, is woken if the rig put it to
         sleep, and its cycle is journaled as interrupted (``unknown``), to be re-run on resume.
         A run folder that cannot be written (a full disk) stops every Mac the same way, and the
-        first such :class:`RunFolderError` is raised when all have stopped.
+        first such :class:`RunFolderError` is raised when all have stopped. Any other exception
+        in a Mac's thread (a bug, a callback that raised) stops them too and is raised the same
+        way: a thread that died quietly would leave its Mac's cycles silently missing, and the
+        caller (``drive``) would release leases under a night it thinks finished.
         """
         finished = threading.Semaphore(0)
         folder_errors: list[RunFolderError] = []
+        other_errors: list[BaseException] = []
 
         def work(m: Mac) -> None:
             try:
                 self.run_mac(m, done or set())
             except RunFolderError as e:
                 folder_errors.append(e)
+                self.stop.set()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread below
+                other_errors.append(e)
                 self.stop.set()
             finally:
                 finished.release()
@@ -105,6 +112,8 @@ class CycleRunner:
         self.actuators.close()
         if folder_errors:
             raise folder_errors[0]
+        if other_errors:
+            raise other_errors[0]
 
     def run_mac(self, mac: Mac, done: set) -> None:
         cycles = range(1, self.plan.cycles + 1)
