@@ -2,6 +2,8 @@
 ``places.yaml`` and ``resources.yaml`` in its working directory)."""
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -43,3 +45,69 @@ class Coordinator:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+REAL_SER2NET = shutil.which("ser2net") or "/usr/sbin/ser2net"
+
+#: labgrid-exporter starts ``ser2net`` with an accepter on every interface (``tcp,PORT``); here
+#: servers bind to 127.0.0.1, so the exporter finds this first on its PATH, which adds the address
+#: and runs the real ser2net (the exporter's own version check included).
+_SER2NET_ON_LOOPBACK = '''#!{python}
+import os, re, sys
+args = [re.sub(r"\\btcp,(\\d+)$", r"tcp,127.0.0.1,\\1", a) for a in sys.argv[1:]]
+os.execv({real!r}, ["ser2net", *args])
+'''
+
+
+class Exporter:
+    """A real ``labgrid-exporter`` publishing serial ports (``RawSerialPort``: a pty is no USB
+    device for udev to match) to ``coord``, its resources reachable at 127.0.0.1."""
+
+    def __init__(self, coord: Coordinator, workdir: Path, ports: dict[str, str], name: str = "bench-host"):
+        self.workdir, self.name = Path(workdir), name
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        bindir = self.workdir / "bin"
+        bindir.mkdir(exist_ok=True)
+        shim = bindir / "ser2net"
+        shim.write_text(_SER2NET_ON_LOOPBACK.format(python=sys.executable, real=REAL_SER2NET))
+        shim.chmod(0o755)
+        config = self.workdir / "exporter.yaml"
+        config.write_text("".join(f"{group}:\n  RawSerialPort:\n    port: {dev}\n    speed: 115200\n"
+                                  for group, dev in ports.items()))
+        self.log = open(self.workdir / "exporter.log", "wb")
+        env = {**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '')}"}
+        self.proc = subprocess.Popen([str(BIN / "labgrid-exporter"), "-c", coord.address, "--name", name,
+                                      "--hostname", "127.0.0.1", str(config)],
+                                     cwd=self.workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_for("connected to coordinator")
+
+    def _wait_for(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in (self.workdir / "exporter.log").read_text(errors="replace"):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        log = (self.workdir / "exporter.log").read_text(errors="replace")
+        self.stop()
+        raise RuntimeError(f"labgrid-exporter: no {text!r}: {log}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()   # it stops the ser2net it started
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def labgrid_client(coord: Coordinator, *args: str) -> str:
+    """``labgrid-client -x ADDRESS ARGS…`` as a lab admin runs it; its output, or an error with it."""
+    res = subprocess.run([str(BIN / "labgrid-client"), "-x", coord.address, *args],
+                         capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        raise RuntimeError(f"labgrid-client {' '.join(args)}: {res.stdout}{res.stderr}")
+    return res.stdout

@@ -17,10 +17,9 @@ import pytest
 from batch_nights import batch_run
 from rig.journal import Rec, cycles_from_journal, read_journal
 from rig.twin.serve import MacSpec, TwinConfig
-from twin_runs import run_night, truth_cycles
+from twin_runs import TTT_TOLERANCE_S, assert_matches_truth, run_night, truth_cycles
 
 pytestmark = pytest.mark.slow
-TTT_TOLERANCE_S = 0.05
 LAPTOP = MacSpec("mbp-01", "laptop", skew=2.75, utc_offset_min=-480, tags=["laptop"])
 DESKTOP = MacSpec("mini-01", "desktop", skew=-1.3, utc_offset_min=330, tags=["desktop"])
 
@@ -34,17 +33,6 @@ def _records(night):
     return read_journal(night.run_dir / "journal.jsonl")[0]
 
 
-def _matches_truth(night, mac: str) -> None:
-    """Every cycle of ``mac`` was scored and its numbers are the truth's."""
-    rows = night.rows(mac)
-    truth = truth_cycles(night.truth, mac)
-    assert len(rows) == len(truth) and all(r["outcome"] in ("pass", "fail") for r in rows), rows
-    for row, t in zip(rows, truth):
-        for metric in ("dark_wakes", "reconnects_in_sleep", "false_alerts"):
-            assert row[metric] == t[metric], (mac, row["cycle"], metric)
-        assert abs(row["ttt_s"] - t["ttt_s"]) <= TTT_TOLERANCE_S, (row["ttt_s"], t["ttt_s"])
-
-
 # -- door faults (live twin) ---------------------------------------------------------------------
 
 def test_a_link_cut_mid_sftp_and_mid_gateway_fetch_is_retried_and_the_cycle_scored(tmp_path):
@@ -55,7 +43,7 @@ def test_a_link_cut_mid_sftp_and_mid_gateway_fetch_is_retried_and_the_cycle_scor
     gw = [a for a in attempts if a["host"].startswith("gateway")]
     assert [a["got"] for a in mac] == [["pmset"], ["unified"]] and "link lost" in mac[0]["error"], mac
     assert [bool(a["error"]) for a in gw] == [True, False] and gw[1]["got"] == ["gateway"], gw
-    _matches_truth(night, "mbp-01")  # nothing lost: the whole cycle is there and scored
+    assert_matches_truth(night, "mbp-01")  # nothing lost: the whole cycle is there and scored
 
 
 def test_a_gateway_log_source_that_is_down_is_a_rig_error_retried_and_never_scored(tmp_path):
@@ -88,7 +76,7 @@ def test_an_actuator_that_reboots_after_closing_the_lid_is_found_out_and_closes_
     truth = night.truth["macs"]["mbp-01"]
     rig_sleeps = [s for s in truth["sleeps"] if s["reason"] == "Clamshell Sleep"]
     assert len(rig_sleeps) == 1 and abs(rig_sleeps[0]["t"] - close["t"]) < 1.0  # its instant is the resend's
-    _matches_truth(night, "mbp-01")
+    assert_matches_truth(night, "mbp-01")
 
 
 def test_an_actuator_power_cycled_in_the_dwell_is_found_out_at_the_wake_and_the_cycle_rerun(tmp_path):
@@ -100,7 +88,7 @@ def test_an_actuator_power_cycled_in_the_dwell_is_found_out_at_the_wake_and_the_
     assert ends[1]["attempt"] == 2 and ends[1]["outcome"] in ("pass", "fail")
     truth = night.truth["macs"]["mbp-01"]
     assert truth["wake_requests"][0]["cause"] == "lid"  # the board's safe state woke it in the dwell
-    _matches_truth(night, "mbp-01")
+    assert_matches_truth(night, "mbp-01")
 
 
 def test_an_actuator_that_reboots_mid_press_is_never_pressed_twice(tmp_path):

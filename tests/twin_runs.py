@@ -19,6 +19,7 @@ from rig.twin.launch import TwinProcess
 from rig.twin.serve import TwinConfig
 
 GRACE_S = 30.0
+TTT_TOLERANCE_S = 0.05
 
 
 @dataclass
@@ -77,3 +78,17 @@ def truth_cycles(truth: dict, mac: str) -> list[dict]:
             "ttt_s": 0.0 if fw["survived"] else fw["tunnel_up"] - fw["requested"],
         })
     return out
+
+
+def assert_matches_truth(night: Night, mac: str, ttt_tolerance_s=None) -> None:
+    """Every cycle of ``mac`` was scored and its numbers are the truth's: counts exact,
+    time-to-tunnel within ``ttt_tolerance_s`` (one number, or one per cycle)."""
+    rows = night.rows(mac)
+    truth = truth_cycles(night.truth, mac)
+    assert len(rows) == len(truth) and all(r["outcome"] in ("pass", "fail") for r in rows), rows
+    tol = ttt_tolerance_s if ttt_tolerance_s is not None else TTT_TOLERANCE_S
+    tols = list(tol) if isinstance(tol, (list, tuple)) else [tol] * len(rows)
+    for row, t, tl in zip(rows, truth, tols):
+        for metric in ("dark_wakes", "reconnects_in_sleep", "false_alerts"):
+            assert row[metric] == t[metric], (mac, row["cycle"], metric)
+        assert abs(row["ttt_s"] - t["ttt_s"]) <= tl, (row["ttt_s"], t["ttt_s"], tl)

@@ -81,6 +81,7 @@ def parse_words(words: tuple) -> tuple[str, int, str, int]:
 
 def bench_request(lab_path: Path, name: str, verb: str, channel: int, arg: str, ms: int) -> None:
     from rig.drive.actuator import ActuatorError, load_backend
+    from rig.lab.exported import PlaceError, reachable
     from rig.lab.inventory import LabError, load_lab
 
     try:
@@ -92,13 +93,15 @@ def bench_request(lab_path: Path, name: str, verb: str, channel: int, arg: str, 
         raise click.ClickException(f"{lab_path.name}: no actuator {name!r} (known: {', '.join(lab.actuators) or 'none'})")
     clock = lab.clock()
     try:
-        with load_backend(cfg.kind)(cfg, clock) as dev:
+        with reachable(lab, cfg) as cfg, load_backend(cfg.kind)(cfg, clock) as dev:
             if not hasattr(dev, "ask"):
                 raise click.ClickException(f'actuator "{name}" is a {cfg.kind} board: it does not answer requests '
                                            f"(try `rig doctor`, or press/ac through a run)")
             action = dev.ask(verb, channel, arg, ms)
-    except ActuatorError as e:
+    except (ActuatorError, PlaceError) as e:
         raise click.ClickException(str(e))
+    if cfg.port != lab.actuators[name].port:
+        click.echo(f"port:       {cfg.port} (exported to {lab.actuators[name].port})")
     r = action.reply
     click.echo(f"sent:       {action.request}")
     click.echo(f"reply:      {r.id} OK" + "".join(f" {k}={v}" for k, v in r.fields.items()))

@@ -209,3 +209,50 @@ class CoordinatorLeases:
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+    def serial_url(self, place: str, group: str = "", timeout_s: float = 10.0) -> str:
+        """The pyserial URL of the NetworkSerialPort an exporter publishes for ``place``.
+
+        ``labgrid-exporter`` starts ``ser2net`` only when the place holding the port is
+        acquired, then publishes the TCP port it chose: so the place must be ours, and the
+        port is waited for (``timeout_s``, wall). ``group`` picks one of several serial ports
+        matched to the place (the exporter's group name, e.g. ``rig-act``).
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = self._exported_serial(place, group)
+            if found is not None and found.get("port"):
+                host, port = found["host"], int(found["port"])
+                if found.get("protocol", "rfc2217") == "raw":
+                    return f"socket://{host}:{port}"
+                # a pty (or an adapter without modem lines) never confirms RTS/DTR: as labgrid's
+                # own SerialDriver, do not wait for it
+                return f"rfc2217://{host}:{port}?ign_set_control"
+            if time.monotonic() >= deadline:
+                what = "published no TCP port yet (is its ser2net running?)" if found is not None else \
+                    "has no NetworkSerialPort" + (f" in group {group!r}" if group else "")
+                raise CoordinatorError(f"labgrid coordinator {self.address}: place {place} {what}; "
+                                       f"labgrid-client -p {place} show lists what it matches")
+            time.sleep(self.poll_s)
+
+    def _exported_serial(self, place: str, group: str) -> dict | None:
+        self._call(self._sync())
+        p = self.session.places.get(place)
+        if p is None:
+            raise CoordinatorError(f"labgrid coordinator {self.address}: no place {place}")
+        if p.acquired != self.identity:
+            raise CoordinatorError(f"labgrid coordinator {self.address}: place {place} is not acquired by "
+                                   f"{self.identity} (held by {p.acquired}): its exported ports are not ours")
+        hits = []
+        for path in p.acquired_resources:
+            exporter, grp, cls, name = path
+            if cls != "NetworkSerialPort" or (group and grp != group):
+                continue
+            res = self.session.resources.get(exporter, {}).get(grp, {}).get(name)
+            if res is not None:
+                hits.append({**res.params, "path": "/".join(path)})
+        if len(hits) > 1:
+            raise CoordinatorError(f"labgrid coordinator {self.address}: place {place} has "
+                                   f"{len(hits)} serial ports ({', '.join(h['path'] for h in hits)}): "
+                                   f"name one, port = \"place:{place}/GROUP\"")
+        return hits[0] if hits else None

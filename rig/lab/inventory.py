@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rig.lab.clock import Clock, ScaledClock, SystemClock
+from rig.lab.exported import place_spec
 from rig.names import HW_ADDRESS_RULE, NAME_RULE, SUBSYSTEM_RULE, hw_address, is_name, is_subsystem
 
 SLEEP_BY = ("lid", "sleepnow")
@@ -224,7 +225,12 @@ def _actuators(raw: dict, where: str) -> dict[str, Actuator]:
         if aname in actuators:
             raise LabError(f"{ctx}: defined twice")
         baud = _int(a, "baud", ctx, 9600 if kind == "lcus-relay" else 115200)
-        actuators[aname] = Actuator(aname, _str(a, "port", ctx), kind, clock, baud,
+        port = _str(a, "port", ctx)
+        try:
+            place_spec(port)
+        except ValueError as e:
+            raise LabError(f"{ctx}: port {e}") from None
+        actuators[aname] = Actuator(aname, port, kind, clock, baud,
                                     _seconds(a, "timeout_s", ctx, 2.0), _seconds(a, "reopen_s", ctx, 10.0),
                                     _wiring(a, kind, ctx))
     return actuators

@@ -7,6 +7,7 @@ to run), a rack shared by several controllers names a labgrid coordinator in ``[
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 from rig.lab import lease
@@ -82,3 +83,72 @@ def open_leases(lab):
     if getattr(lab, "coordinator", None):
         return PlaceLeases(lab.coordinator)
     return FileLeases(lab.lease_folder)
+
+
+class Holding:
+    """Everything a run holds while it drives its Macs: each Mac's lease and, with a coordinator,
+    the places of the boards its actuators are exported from (``port = "place:…"``), whose
+    ports are then resolved into ``lab`` (:mod:`rig.lab.exported`).
+
+    Every place is taken in one order, sorted by place name, whether it is a Mac's or a board's:
+    two controllers that each want a Mac and a shared board then never hold one and wait for the
+    other. Anything taken is given back if a later one is refused, and on :meth:`release`.
+    """
+
+    def __init__(self, lab, macs, holder: str, ttl_s: float):
+        from rig.lab.coordinator import place_name
+        from rig.lab.exported import actuator_places, needs_coordinator, resolve
+        from rig.lab.inventory import LabError
+
+        missing = needs_coordinator(lab, macs)
+        if missing:
+            raise LabError(missing)
+        self.leases, self.holder, self.ttl_s = open_leases(lab), holder, ttl_s
+        self._stop, self._renewer = threading.Event(), None
+        self.taken: list = []   # Macs and board places (str), in the order taken
+        by_place = {place_name(m) if lab.coordinator else m.name: m for m in macs}
+        for p in actuator_places(lab, macs):
+            by_place.setdefault(p, p)
+        try:
+            for key in sorted(by_place):
+                item = by_place[key]
+                if isinstance(item, str):
+                    self.leases.coord.acquire(item, lab.lease_wait_s)
+                else:
+                    self.leases.acquire(item, holder, ttl_s, lab.lease_wait_s)
+                self.taken.append(item)
+            self.lab, self.exported = resolve(lab, macs, self.leases.coord) if lab.coordinator else (lab, {})
+        except BaseException:  # busy, Ctrl-C while waiting, a coordinator gone: give back what we took
+            self.release()
+            raise
+
+    def renew(self, mac) -> None:
+        self.leases.renew(mac, self.holder, self.ttl_s)
+
+    def renew_every(self, interval_s: float) -> None:
+        """Renew every Mac's lease from a daemon thread until :meth:`release` (for a caller with
+        no cycle loop of its own, e.g. a pytest session)."""
+        def loop():
+            while not self._stop.wait(interval_s):
+                for item in list(self.taken):
+                    if not isinstance(item, str):
+                        try:
+                            self.renew(item)
+                        except Exception:  # noqa: BLE001 - a missed renewal is retried next time
+                            pass
+
+        self._renewer = threading.Thread(target=loop, name="lease-renew", daemon=True)
+        self._renewer.start()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()   # no renewal may land after the release below
+            self._renewer = None
+        for item in reversed(self.taken):
+            if isinstance(item, str):
+                self.leases.coord.release(item)
+            else:
+                self.leases.release(item, self.holder)
+        self.taken = []
+        self.leases.close()

@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from rig.drive.actuator import open_actuator
+from rig.lab.exported import PlaceError, reachable
 from rig.runner.offsets import measure_offset
 from rig.drive import extension
 from rig.lab.inventory import Lab, Mac
@@ -141,18 +142,26 @@ def check_actuators(lab: Lab, clock) -> list[Finding]:
     out = []
     for a in lab.actuators.values():
         try:
-            dev = open_actuator(a, clock)
-        except RigError as e:
-            out.append(Finding(a.name, "actuator", "fail", str(e), f"check the cable and {a.port}"))
-            continue
-        try:
-            fw = getattr(dev, "firmware", "") or "no firmware id (relay board)"
-            boot = getattr(dev, "boot", "")
-            about = f", boot id {boot}, {dev.channels} channels" if boot else ""  # first: the table cuts at 60
-            out.append(Finding(a.name, "actuator", "ok", f"firmware {fw}{about}; {a.kind} at {a.port}"))
-        finally:
-            dev.close()
+            with reachable(lab, a) as cfg:
+                out.append(_check_actuator(cfg, clock))
+        except PlaceError as e:
+            out.append(Finding(a.name, "actuator", "fail", str(e),
+                               f"labgrid-client -p {a.port.split(':', 1)[1]} show: is it exported and matched?"))
     return out
+
+
+def _check_actuator(a, clock) -> Finding:
+    try:
+        dev = open_actuator(a, clock)
+    except RigError as e:
+        return Finding(a.name, "actuator", "fail", str(e), f"check the cable and {a.port}")
+    try:
+        fw = getattr(dev, "firmware", "") or "no firmware id (relay board)"
+        boot = getattr(dev, "boot", "")
+        about = f", boot id {boot}, {dev.channels} channels" if boot else ""  # first: the table cuts at 60
+        return Finding(a.name, "actuator", "ok", f"firmware {fw}{about}; {a.kind} at {a.port}")
+    finally:
+        dev.close()
 
 
 def check_gateway(lab: Lab, clock) -> list[Finding]:

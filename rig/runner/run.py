@@ -16,7 +16,7 @@ from typing import Callable
 from rig import __version__
 from rig.report.rebuild import derive_run
 from rig.score.derive import score_run
-from rig.lab.lease_backend import open_leases
+from rig.lab.lease_backend import Holding
 from rig.runner.cycle import CycleRunner
 from rig.runner.plan import Plan
 from rig.journal import Journal, cycles_from_journal, merge_parts, read_journal
@@ -121,28 +121,32 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
           stop: threading.Event | None = None, on_step=None) -> dict:
     """Run (or resume) the cycles not yet finished, then derive every report file.
 
-    Takes a lease on every Mac first (file or coordinator, :func:`rig.lab.lease_backend.open_leases`;
-    :class:`rig.lab.lease.LeaseBusy` if another run holds one past ``lab.lease_wait_s``),
-    renews it after each cycle and releases it at the end.
+    Takes a lease on every Mac first (file or coordinator, :class:`rig.lab.lease_backend.Holding`,
+    with the places of actuators exported from another host; :class:`rig.lab.lease.LeaseBusy` if
+    another run holds one past ``lab.lease_wait_s``), renews it after each cycle and releases it
+    at the end.
     """
     clock = lab.clock()
-    holder, ttl = folder.path.name, lease_ttl_s(plan, clock)
-    leases = open_leases(lab)
-    taken = []
+    held = Holding(lab, macs, folder.path.name, lease_ttl_s(plan, clock))
     try:
-        for m in sorted(macs, key=lambda m: m.name):  # one order for every run: no two wait on each other
-            leases.acquire(m, holder, ttl, lab.lease_wait_s)
-            taken.append(m)
-    except BaseException:  # busy, Ctrl-C while waiting, a coordinator gone: give back what we took
-        for m in taken:
-            leases.release(m, holder)
-        leases.close()
-        raise
+        _drive_held(held, folder, plan, macs, clock, on_cycle, stop, on_step)
+    finally:
+        held.release()   # at the end, on Ctrl-C, on a full disk and on any error
+    scores = derive_run(folder.path)
+    if scores.get("settled"):
+        folder.update_meta(settled={k: scores["settled"][k] for k in ("state", "cycles", "dark_wakes", "lab_hours")})
+    return scores
 
+
+def _drive_held(held: Holding, folder: RunFolder, plan: Plan, macs, clock, on_cycle, stop, on_step) -> None:
+    """The cycles of :func:`drive` while its leases are held."""
+    lab = held.lab   # an actuator found through its place now has its exported port's URL
+    if held.exported:
+        folder.update_meta(actuator_ports=held.exported)
     monitor = SettledMonitor(folder.meta()) if plan.until_settled else None
 
     def cycle_done(rec: dict) -> None:
-        leases.renew(lab.macs[rec["mac"]], holder, ttl)
+        held.renew(lab.macs[rec["mac"]])
         if monitor:
             monitor.add(rec)
         if on_cycle:
@@ -164,12 +168,5 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
         raise
     finally:
         journal.close()
-        for m in taken:
-            leases.release(m, holder)
-        leases.close()
         if writable:
             folder.update_meta(finished=utc_seconds(clock.now()))
-    scores = derive_run(folder.path)
-    if scores.get("settled"):
-        folder.update_meta(settled={k: scores["settled"][k] for k in ("state", "cycles", "dark_wakes", "lab_hours")})
-    return scores

@@ -1,0 +1,158 @@
+"""An actuator on another host, found through its labgrid place: a real ``labgrid-coordinator``,
+a real ``labgrid-exporter`` publishing the MicroPython firmware's socat pty through ``ser2net``,
+and a twin night driven through the port the exporter published, scored against the truth."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rig.lab.coordinator import CoordinatorError, CoordinatorLeases
+from rig.lab.exported import place_spec
+from rig.lab.inventory import LabError, load_lab
+from rig.twin.serve import MacSpec, TwinConfig
+from tests.labgrid_peers import Coordinator, Exporter, labgrid_client
+from twin_runs import assert_matches_truth, run_night
+
+pytestmark = [pytest.mark.slow, pytest.mark.peer]
+LAPTOP = MacSpec("mbp-01", "laptop", skew=2.75, utc_offset_min=-480, tags=["laptop"])
+BOARD_LINK = "usb-rig-actuator-TWIN0001-if00"   # where the twin plugs its board (rig/twin/serve.py)
+
+
+@pytest.fixture
+def coord(tmp_path):
+    c = Coordinator(tmp_path / "coordinator")
+    yield c
+    c.stop()
+
+
+def _export_board(coord, tmp_path, board_link: Path, place: str) -> Exporter:
+    """What a lab admin does on the host the board is plugged into, and once for the place."""
+    exporter = Exporter(coord, tmp_path / "exporter", {"rig-act": os.path.realpath(board_link)})
+    labgrid_client(coord, "-p", place, "create")
+    labgrid_client(coord, "-p", place, "add-match", f"{exporter.name}/rig-act/NetworkSerialPort")
+    return exporter
+
+
+def test_a_twin_night_drives_its_actuator_through_the_exported_port(coord, tmp_path):
+    exporters = []
+
+    def lab_through_the_place(lab_path: Path):
+        exporters.append(_export_board(coord, tmp_path, lab_path.parent / BOARD_LINK, "rig-mbp-01"))
+        lab = load_lab(lab_path)
+        acts = {n: replace(a, port="place:rig-mbp-01") for n, a in lab.actuators.items()}
+        return replace(lab, coordinator=coord.address, actuators=acts)
+
+    cfg = TwinConfig(build="naive", scale=200.0, macs=[LAPTOP], actuator="micropython")
+    try:
+        night = run_night(tmp_path, "naive", cycles=2, dwell_s=20 * 60, twin=cfg, lab_for=lab_through_the_place)
+    finally:
+        for e in exporters:
+            e.stop()
+    meta = json.loads((night.run_dir / "run.json").read_text())
+    (url,) = meta["actuator_ports"].values()
+    assert url.startswith("rfc2217://127.0.0.1:") and url.endswith("?ign_set_control"), url
+    records = [json.loads(x) for x in (night.run_dir / "journal.jsonl").read_text().splitlines() if x.strip()]
+    acts = [r for r in records if r.get("type") == "action"]
+    assert [r["kind"] for r in acts] == ["act_lid_close", "act_lid_open"] * 2, acts
+    truth = night.truth["macs"]["mbp-01"]
+    # every lid close and open the rig asked for reached the Mac through ser2net and the firmware
+    assert [w["cause"] for w in truth["wake_requests"]].count("lid") >= 2
+    # counts exact; time-to-tunnel within what a round-trip-stamped actuator can know: its
+    # action happened between send and reply, the rig takes the midpoint (at the twin's 200x a
+    # 4 ms round trip through ser2net is 0.8 lab seconds)
+    opens = [r for r in acts if r["kind"] == "act_lid_open"]
+    assert_matches_truth(night, "mbp-01",
+                         ttt_tolerance_s=[(r["received"] - r["sent"]) / 2 + 0.05 for r in opens])
+    assert "exporter" in (tmp_path / "exporter" / "exporter.log").read_text()
+
+
+def test_the_port_is_found_only_through_a_place_this_controller_holds(coord, tmp_path):
+    from rig.twin.board_door import MicroPythonBoard
+
+    board = MicroPythonBoard(tmp_path / "board").plug()
+    exporter = _export_board(coord, tmp_path, board.link, "rig-bench")
+    a, b = CoordinatorLeases(coord.address, "ctl-a/ci"), CoordinatorLeases(coord.address, "ctl-b/ci")
+    try:
+        with pytest.raises(CoordinatorError, match="not acquired by ctl-a/ci"):
+            a.serial_url("rig-bench")
+        a.acquire("rig-bench")
+        url = a.serial_url("rig-bench")
+        with pytest.raises(CoordinatorError, match="held by ctl-a/ci"):
+            b.serial_url("rig-bench")
+        with pytest.raises(CoordinatorError, match="no NetworkSerialPort in group 'other'"):
+            a.serial_url("rig-bench", "other", timeout_s=0.3)
+        from rig.drive.actuators.rig_v1 import RigV1Actuator
+        from rig.lab.clock import SystemClock
+        from rig.lab.inventory import Actuator
+
+        d = RigV1Actuator(Actuator("act-1", url, timeout_s=1.0, reopen_s=5.0), SystemClock()).open()
+        try:
+            assert d.ask("PING").reply.fields["proto"] == "1"
+        finally:
+            d.close()
+        a.release("rig-bench")
+    finally:
+        a.close()
+        b.close()
+        exporter.stop()
+        board.unplug()
+
+
+def test_a_place_port_in_a_lab_file_is_checked_and_needs_a_coordinator(tmp_path):
+    assert place_spec("place:rig-bench/rig-act") == ("rig-bench", "rig-act")
+    assert place_spec("/dev/serial/by-id/usb-x") is None
+    with pytest.raises(ValueError, match="not a place port"):
+        place_spec("place:two words")
+    from rig.twin.launch import TwinProcess
+
+    with TwinProcess(TwinConfig(macs=[LAPTOP]), root=tmp_path / "twin") as t:
+        text = t.lab_path.read_text()
+        port_line = next(x for x in text.splitlines() if x.startswith("port = \"") and BOARD_LINK in x)
+        bad = t.lab_path.with_name("bad.toml")
+        bad.write_text(text.replace(port_line, 'port = "place:"'))
+        with pytest.raises(LabError, match=r'actuator "act-1": port .*not a place port'):
+            load_lab(bad)
+        good = t.lab_path.with_name("good.toml")
+        good.write_text(text.replace(port_line, 'port = "place:rig-bench"'))
+        from rig.lab.lease_backend import Holding
+
+        lab = load_lab(good)
+        with pytest.raises(LabError, match="found through a labgrid place; name the coordinator"):
+            Holding(lab, [lab.macs["mbp-01"]], "run-1", 60.0)
+
+
+def test_bench_requests_and_doctor_reach_the_board_through_its_place(coord, tmp_path):
+    from click.testing import CliRunner
+
+    from rig.cli.main import main
+    from rig.runner.doctor import check_actuators
+    from rig.twin.launch import TwinProcess
+
+    with TwinProcess(TwinConfig(macs=[LAPTOP], actuator="micropython"), root=tmp_path / "twin") as t:
+        exporter = _export_board(coord, tmp_path, t.lab_path.parent / BOARD_LINK, "rig-bench")
+        try:
+            text = t.lab_path.read_text()
+            port_line = next(x for x in text.splitlines() if x.startswith("port = \"") and BOARD_LINK in x)
+            lab_path = t.lab_path.with_name("exported.toml")
+            lab_path.write_text(text.replace(port_line, 'port = "place:rig-bench"')
+                                .replace("[lab]\n", f'[lab]\ncoordinator = "{coord.address}"\n', 1))
+            res = CliRunner().invoke(main, ["actuator", "--lab", str(lab_path), "act-1", "ping"])
+            assert res.exit_code == 0, res.output
+            assert "port:       rfc2217://127.0.0.1:" in res.output and "proto=1" in res.output, res.output
+            lab = load_lab(lab_path)
+            (finding,) = check_actuators(lab, lab.clock())
+            assert finding.status == "ok" and "at rfc2217://127.0.0.1:" in finding.detail, finding
+            watch = CoordinatorLeases(coord.address, "watch/ci")
+            try:
+                assert watch.holder("rig-bench") is None   # each borrowed the place and gave it back
+                watch.acquire("rig-bench")
+                res = CliRunner().invoke(main, ["actuator", "--lab", str(lab_path), "act-1", "ping"])
+                assert res.exit_code != 0 and "acquired by watch/ci" in res.output, res.output
+            finally:
+                watch.close()
+        finally:
+            exporter.stop()
