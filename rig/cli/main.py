@@ -406,14 +406,26 @@ def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dark_wake_ever
 @click.argument("reports_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where trend.parquet and trend.html go (default: REPORTS_DIR)")
-def trend_cmd(reports_dir, out_dir) -> None:
-    """Index every run folder in REPORTS_DIR (trend.parquet) and draw each headline metric over
-    time per build, with its gate (trend.html)."""
+@click.option("--rack", default=None, help="only runs of this rack ([lab] rack, default the lab's name)")
+@click.option("--controller", default=None, metavar="HOST/USER", help="only runs of this controller")
+@click.option("--model", default=None, help="only runs with a Mac of this model (sysctl hw.model, e.g. Mac15,3)")
+@click.option("--macos", default=None, help="only runs with a Mac on this macOS version (e.g. 15.3)")
+@click.option("--build", default=None, help="only runs of this build")
+def trend_cmd(reports_dir, out_dir, rack, controller, model, macos, build) -> None:
+    """Index every run folder in REPORTS_DIR (or REPORTS_DIR/<group>/<run>) into trend.parquet,
+    reading only new or changed folders, and draw each headline metric over time per build, with
+    its gate (trend.html), for all runs or those matching the filters."""
     from rig.report import trend
+    from rig.report.trend_index import select
 
-    pq, page, idx = trend.write(reports_dir, out_dir)
-    click.echo(f"indexed {len(idx.runs)} runs ({len(set(idx.runs['build'])) if len(idx.runs) else 0} builds)"
+    filters = dict(rack=rack, controller=controller, model=model, macos=macos, build=build)
+    pq, page, idx = trend.write(reports_dir, out_dir, **filters)
+    shown = len(select(idx.runs, **filters)) if any(filters.values()) else len(idx.runs)
+    click.echo(f"indexed {len(idx.runs)} runs ({len(set(idx.runs['build'])) if len(idx.runs) else 0} builds; "
+               f"{idx.read} read, {len(idx.runs) - idx.read} unchanged)"
                + (f", {len(idx.skipped)} folders skipped (listed in the page)" if idx.skipped else ""))
+    if any(filters.values()):
+        click.echo(f"shown: {shown} runs matching " + ", ".join(f"{k}={v}" for k, v in filters.items() if v))
     click.echo(f"index: {pq}")
     click.echo(f"trend: {page}")
 

@@ -116,6 +116,7 @@ class Lab:
     leases: Path | None = None  # shared folder of Mac leases (default: <reports>/.leases)
     coordinator: str = ""  # HOST:PORT of a labgrid coordinator: leases are its places instead
     lease_wait_s: float = 0.0  # how long a run waits for a Mac another run holds
+    rack: str = ""  # which rack a run's history belongs to in rig trend ([lab] rack, default the lab's name)
 
     @property
     def lease_folder(self) -> Path:
@@ -178,7 +179,9 @@ def parse_lab(raw: dict, path: Path | None = None) -> Lab:
     macs = _macs(raw, where, base, actuators)
     gateway = _gateway(raw, where, base, macs) if "gateway" in raw else None
     coordinator = _str(lab_t, "coordinator", f"{where}: [lab]", default="")
-    return Lab(name, path, extension, macs, actuators, gateway, redact, reports, clock_t, leases, coordinator)
+    rack = _name(lab_t, "rack", f"{where}: [lab]", default=name)
+    return Lab(name, path, extension, macs, actuators, gateway, redact, reports, clock_t, leases, coordinator,
+               rack=rack)
 
 
 def _redact_patterns(lab_t: dict, where: str) -> tuple[str, ...]:

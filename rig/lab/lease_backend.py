@@ -6,7 +6,10 @@ to run), a rack shared by several controllers names a labgrid coordinator in ``[
 """
 from __future__ import annotations
 
+import getpass
+import os
 import re
+import socket
 import threading
 import time
 
@@ -66,6 +69,14 @@ class PlaceLeases:
 
     def close(self) -> None:
         self.coord.close()
+
+
+def controller_identity() -> str:
+    """This controller as labgrid names a client, ``host/user`` (``LG_HOSTNAME``/``LG_USERNAME``
+    override it): the holder of its places, and the controller of its runs in ``rig trend``."""
+    host = os.environ.get("LG_HOSTNAME") or socket.gethostname()
+    user = os.environ.get("LG_USERNAME") or getpass.getuser()
+    return f"{host}/{user}"
 
 
 def place_tags(mac) -> dict[str, str]:

@@ -1,11 +1,12 @@
 """The nightly trend: every run folder under ``reports/`` in one index, and each headline metric
 drawn over time per build, with its gate, on one self-contained HTML page.
 
-``rig trend reports/`` reads each run folder's ``run.json`` and ``scores.json`` (re-deriving
-``scores.json`` from ``raw/`` when it is missing), writes ``trend.parquet`` (a row per run:
-build, date, lab, suite, verdict, cycles, the headline numbers, and the gates as JSON) and
-``trend.html``. A folder that is not a run folder, or whose files cannot be read, is listed in
-the page with the reason and never stops the rest.
+``rig trend reports/`` updates ``trend.parquet`` (a row per run: build, date, lab, rack,
+controller, suite, verdict, cycles, the headline numbers, the gates as JSON, each Mac's model
+and macOS; :mod:`rig.report.trend_index` reads only the run folders that are new or changed)
+and draws ``trend.html`` for all runs or those matching ``--rack``/``--controller``/
+``--model``/``--macos``/``--build``. A folder that is not a run folder, or whose files cannot
+be read, is listed in the page with the reason and never stops the rest.
 
 Two kinds of chart, because they answer different questions:
 
@@ -22,12 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from rig.redact import masked_meta
+from rig.report import trend_index
+from rig.report.trend_index import Index, as_float
 from rig.run_folder import atomic, atomic_write
 from rig.report.templating import El, Span, bullets, chart, h, p, page, svg, table
 
@@ -42,78 +43,23 @@ RATES = [
     ("reconnects_in_sleep", "reconnects in sleep per sleep-hour"),
     ("false_alerts", "false disconnect alerts per sleep-hour"),
 ]
+#: runs listed in the page's table (the charts draw every run; the index holds every run)
+TABLE_RUNS = 300
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22"]
-COLUMNS = ["run_id", "path", "build", "started", "lab", "suite", "verdict", "cycles", "cycles_scored",
-           "sleep_hours", "reconnects_in_sleep_per_h", "false_alerts_per_h", "ttt_p50_s", "ttt_p95_s",
-           "ttt_censored", "zombie_cycles_over_grace", "gates_json"]
 
 
-@dataclass
-class Index:
-    runs: pd.DataFrame
-    skipped: list = field(default_factory=list)   # (folder, reason)
-
-
-def index_runs(reports: Path, derive_missing: bool = True) -> Index:
-    """One row per run folder directly under ``reports`` (sorted by start time, then run id)."""
-    reports = Path(reports)
-    rows, skipped = [], []
-    for d in sorted(p for p in reports.iterdir() if p.is_dir()):
-        meta_p, scores_p = d / "run.json", d / "scores.json"
-        if not meta_p.exists():
-            skipped.append((d.name, "not a run folder (no run.json)"))
-            continue
-        try:
-            _, meta = masked_meta(json.loads(meta_p.read_text()))
-            if not scores_p.exists():
-                if not (derive_missing and (d / "raw").is_dir()):
-                    skipped.append((d.name, "no scores.json and no raw/ to derive it from"))
-                    continue
-                from rig.report.rebuild import derive_run
-
-                derive_run(d)
-            scores = json.loads(scores_p.read_text())
-        except (OSError, ValueError, KeyError) as e:
-            skipped.append((d.name, f"unreadable: {type(e).__name__}: {e}"))
-            continue
-        rates = scores.get("rates_per_sleep_hour") or {}
-        ttt = scores.get("ttt") or {}
-        rows.append({
-            "run_id": str(meta.get("run_id", d.name)), "path": d.name, "build": str(meta.get("build", "?")),
-            "started": str(meta.get("started", "")), "lab": str((meta.get("lab") or {}).get("name", "")),
-            "suite": str(meta.get("suite", "")), "verdict": str(scores.get("verdict", "")),
-            "cycles": int(scores.get("cycles") or 0), "cycles_scored": int(scores.get("cycles_scored") or 0),
-            "sleep_hours": _f(scores.get("sleep_hours")),
-            "reconnects_in_sleep_per_h": _f(rates.get("reconnects_in_sleep")),
-            "false_alerts_per_h": _f(rates.get("false_alerts")),
-            "ttt_p50_s": _f(ttt.get("p50")), "ttt_p95_s": _f(ttt.get("p95")),
-            "ttt_censored": int(ttt.get("censored") or 0),
-            "zombie_cycles_over_grace": int((scores.get("zombie") or {}).get("cycles_over_grace") or 0),
-            "gates_json": json.dumps(scores.get("gates", []), sort_keys=True),
-        })
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    if len(df):
-        df["started_t"] = pd.to_datetime(df["started"], utc=True, errors="coerce", format="ISO8601")
-        df = df.sort_values(["started_t", "run_id"], kind="stable").drop(columns="started_t").reset_index(drop=True)
-    return Index(df, skipped)
-
-
-def _f(v) -> float:
-    try:
-        return float(v) if v is not None else math.nan
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def write(reports: Path, out_dir: Path | None = None) -> tuple[Path, Path, Index]:
-    idx = index_runs(reports)
+def write(reports: Path, out_dir: Path | None = None, **filters) -> tuple[Path, Path, Index]:
+    """Update ``trend.parquet`` (every run of the tree, incrementally) and draw ``trend.html``
+    for the runs matching ``filters`` (:func:`rig.report.trend_index.select`)."""
     out = Path(out_dir or reports)
     out.mkdir(parents=True, exist_ok=True)
     pq, page = out / "trend.parquet", out / "trend.html"
+    idx = trend_index.update(reports, pq)
     with atomic(pq) as tmp:
         idx.runs.to_parquet(tmp, index=False)
-    atomic_write(page, render_html(idx))
+    shown = Index(trend_index.select(idx.runs, **filters), idx.skipped, idx.read)
+    atomic_write(page, render_html(shown, {k: v for k, v in filters.items() if v}))
     return pq, page, idx
 
 
@@ -125,7 +71,7 @@ def _gate_points(runs: pd.DataFrame, metric: str) -> list[tuple]:
     for r in runs.itertuples():
         for g in json.loads(r.gates_json or "[]"):
             if g.get("metric") == metric:
-                out.append((r.started, r.build, _f(g.get("value")), _f(g.get("limit")), g.get("op", ""),
+                out.append((r.started, r.build, as_float(g.get("value")), as_float(g.get("limit")), g.get("op", ""),
                             g.get("unit", ""), g.get("name", ""), r.run_id))
                 break
     return out
@@ -200,11 +146,13 @@ def _gate_line(lims: list, x, y, x0: float, x1: float) -> list:
                text=f"gate {seq[-1][2]}")]
 
 
-def render_html(idx: Index) -> str:
+def render_html(idx: Index, filters: dict | None = None) -> str:
     runs = idx.runs
     builds = sorted(set(runs["build"])) if len(runs) else []
     colors = {b: PALETTE[i % len(PALETTE)] for i, b in enumerate(builds)}
     blocks = [h(1, f"Nightly trend: {len(runs)} runs, {len(builds)} builds")]
+    if filters:
+        blocks.append(p("only runs with " + ", ".join(f"{k} = {v}" for k, v in sorted(filters.items())), "muted"))
     if len(runs):
         blocks.append(p(f"from {runs['started'].iloc[0]} to {runs['started'].iloc[-1]}", "muted"))
     blocks.append(h(2, "Gated values"))
@@ -219,11 +167,19 @@ def render_html(idx: Index) -> str:
         col = f"{key}_per_h"
         pts = [(r.started, r.build, getattr(r, col), r.run_id) for r in runs.itertuples()] if len(runs) else []
         blocks.append(_chart(title, pts, None, "", colors))
-    rows = [[r.started, r.run_id, r.build, r.lab, r.suite, Span(r.verdict, "pass" if r.verdict == "pass" else "fail"),
+    listed = runs.iloc[-TABLE_RUNS:]
+    rows = [[r.started, r.run_id, r.build, r.rack, r.controller, r.suite,
+             Span(r.verdict, "pass" if r.verdict == "pass" else "fail"),
              f"{r.cycles_scored}/{r.cycles}", _n(r.reconnects_in_sleep_per_h), _n(r.false_alerts_per_h),
-             _n(r.ttt_p95_s)] for r in runs.itertuples()]
-    blocks += [h(2, "Runs"), table(["started", "run", "build", "lab", "suite", "verdict", "cycles scored",
-                                    "reconnects/h", "false alerts/h", "TTT p95 s"], rows)]
+             _n(r.ttt_p95_s)] for r in listed.itertuples()]
+    blocks.append(h(2, "Runs"))
+    if len(runs) > len(listed):
+        blocks.append(p(f"the latest {len(listed)} of {len(runs)} runs; every run is a row of trend.parquet", "muted"))
+    blocks.append(table(["started", "run", "build", "rack", "controller", "suite", "verdict", "cycles scored",
+                         "reconnects/h", "false alerts/h", "TTT p95 s"], rows))
+    if len(runs):
+        blocks += [h(2, "Where the runs came from"),
+                   table(["by", "value", "runs"], [list(r) for r in trend_index.breakdown(runs)])]
     if idx.skipped:
         blocks += [h(2, "Folders not indexed"), bullets(f"{name}: {why}" for name, why in idx.skipped)]
     return page(f"rig trend: {len(runs)} runs", "trend.css", blocks)

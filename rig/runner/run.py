@@ -16,7 +16,7 @@ from typing import Callable
 from rig import __version__
 from rig.report.rebuild import derive_run
 from rig.score.derive import score_run
-from rig.lab.lease_backend import Holding
+from rig.lab.lease_backend import Holding, controller_identity
 from rig.runner.cycle import CycleRunner
 from rig.runner.plan import Plan
 from rig.journal import Journal, cycles_from_journal, merge_parts, read_journal
@@ -62,7 +62,8 @@ def start_run(lab: Lab, plan: Plan, reports: Path, *, suite: str = "dark_wake",
         "rig_version": __version__,
         "build": plan.build,
         "suite": suite,
-        "lab": {"name": lab.name, "virtual": lab.is_virtual},
+        "lab": {"name": lab.name, "virtual": lab.is_virtual, "rack": lab.rack or lab.name},
+        "controller": controller_identity(),
         "macs": {m.name: {"sleep_by": m.sleep_by, "wake_by": m.wake_by, "tags": list(m.tags)} for m in selected},
         "gateway": ({"name": lab.gateway.name, "format": lab.gateway.format, "users": lab.gateway.users}
                     if lab.gateway else None),

@@ -275,12 +275,22 @@ def _gateway_offset(s: MacScript, k: int):
         yield Hangup(GATEWAY)
 
 
+#: what the Mac is, journaled with its build so a history across racks can be cut by model and OS
+MACOS_ARGV = ("sw_vers", "-productVersion")
+MODEL_ARGV = ("sysctl", "-n", "hw.model")
+
+
 def _check_build(s: MacScript):
     res = yield Run(s.name, extension.LIST_ARGV)
     found = extension.installed(res.check().text, s.lab.extension, s.plan.build)
     if not found.at_build:
         raise RigError(found.refusal(s.name))
-    yield Note({"type": Rec.BUILD.value, "mac": s.name, "installed": found.line})
+    about = {}
+    for key, argv in (("macos", MACOS_ARGV), ("model", MODEL_ARGV)):
+        r = yield Run(s.name, argv)
+        # metadata, not evidence: a Mac that will not say is recorded as "" and still measured
+        about[key] = r.text.strip() if r.status == 0 else ""
+    yield Note({"type": Rec.BUILD.value, "mac": s.name, "installed": found.line, **about})
 
 
 def _ensure_probe(s: MacScript, k: int):

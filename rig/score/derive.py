@@ -132,11 +132,21 @@ def score_run(run_dir) -> Scored:
         events.to_parquet(tmp, index=False)
     cycles = pd.DataFrame(rows)
     atomic_write(f.cycles_csv, cycles.to_csv(index=False))
-    scores = summarize(data, rows, bad)
+    scores = {**summarize(data, rows, bad), "hardware": hardware(data.records)}
     atomic_write(f.scores_json, dumps(scores))
     # data.meta was masked when it was read (RunData); the rest is masked here, once
     scores, cycles, analyses, prov = data.redactor.mask((scores, cycles, analyses, provenance(data)))
     return Scored(f, data.meta, scores, cycles, analyses, prov)
+
+
+def hardware(records) -> dict:
+    """Each Mac's model and macOS version as it last said them with its build (``rig trend``
+    cuts a history across racks by them); a Mac whose journal predates that says nothing."""
+    out: dict = {}
+    for r in records:
+        if r.get("type") == Rec.BUILD and ("model" in r or "macos" in r):
+            out[r["mac"]] = {"model": str(r.get("model", "")), "macos": str(r.get("macos", ""))}
+    return dict(sorted(out.items()))
 
 
 def provenance(data: RunData) -> dict:

@@ -6,6 +6,7 @@ lines as ``journalctl -o short-iso-precise`` prints them.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 
@@ -39,3 +40,15 @@ def journal_line(epoch: float, utc_offset_min: int, hostname: str, ident: str, m
     """``2026-11-25T08:30:00.123456+0000 gw ocserv[2101]: main[u]:10.0.0.1:5000 new user session``."""
     dt = _local(epoch, utc_offset_min)
     return f"{dt.strftime('%Y-%m-%dT%H:%M:%S.%f')}{offset_text(utc_offset_min)} {hostname} {ident}: {message}"
+
+
+def parse_log_time(text: str, utc_offset_min: int) -> float:
+    """``log show --start`` formats: ``YYYY-MM-DD HH:MM:SS`` (local) or with ``±ZZZZ``."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\s*([+-]\d{4}))?", text.strip())
+    if not m:
+        raise ValueError(f"log: Could not parse date: {text}")
+    off = m.group(2)
+    if off is None:
+        sign = "+" if utc_offset_min >= 0 else "-"
+        off = f"{sign}{abs(utc_offset_min) // 60:02d}{abs(utc_offset_min) % 60:02d}"
+    return datetime.strptime(m.group(1) + off, "%Y-%m-%d %H:%M:%S%z").timestamp()

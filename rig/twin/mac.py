@@ -61,12 +61,16 @@ def pmset_settings(womp: bool) -> dict:
             "sleep": "1", "displaysleep": "10", "disksleep": "10"}
 
 
+#: ``sysctl -n hw.model`` of a twin Mac by kind: a 14-inch MacBook Pro (M3), a Mac mini (M2)
+HW_MODELS = {"laptop": "Mac15,3", "desktop": "Mac14,3"}
+
+
 class Mac:
     def __init__(self, world, name: str, serial: int, *, kind: str = "laptop", skew: float = 0.0,
                  utc_offset_min: int = 0, build: str = "naive", dark_interval_s: float = 900.0,
                  fault: str = "", macos: str = "15.3", network_change: float = 0.0,
                  clock_step_s: float = 0.0, tz_change: tuple | None = None, wol: str = "dark",
-                 draws: dict | None = None):
+                 draws: dict | None = None, hw_model: str = ""):
         from rig.twin.builds import model
 
         self.world = world
@@ -85,6 +89,7 @@ class Mac:
         self.fault = fault
         self.stuck = False  # asleep and deaf to wake requests until the fault's remedy (see above)
         self.macos = macos
+        self.hw_model = hw_model or HW_MODELS[kind]
         if wol not in WOL_MODES:
             raise ValueError(f"{name}: wol must be one of {', '.join(WOL_MODES)}, not {wol!r}")
         self.wol = wol

@@ -47,6 +47,8 @@ class MacSpec:
     clock_step_s: float = 0.0  # fault: the Mac's clock steps by this much at every full wake (NTP)
     tz_change: list = field(default_factory=list)  # fault: [after_s, utc_offset_min] (a DST change)
     wol: str = "dark"  # a magic packet in sleep: dark (wake) | full (wake) | off (womp 0, ignored)
+    macos: str = "15.3"      # what sw_vers says
+    hw_model: str = ""       # what sysctl hw.model says ("": a MacBook Pro for a laptop, a Mac mini else)
 
     def model(self, world, serial: int, build: str, dark_interval_s: float, draws: dict | None = None) -> Mac:
         """The twin Mac this spec describes (the live twin and the batch build it the same way);
@@ -54,7 +56,8 @@ class MacSpec:
         return Mac(world, self.name, serial, kind=self.kind, skew=self.skew, utc_offset_min=self.utc_offset_min,
                    build=build, dark_interval_s=dark_interval_s, fault=self.fault,
                    network_change=self.network_change, clock_step_s=self.clock_step_s,
-                   tz_change=tuple(self.tz_change) or None, wol=self.wol, draws=draws)
+                   tz_change=tuple(self.tz_change) or None, wol=self.wol, draws=draws, macos=self.macos,
+                   hw_model=self.hw_model)
 
 
 DEFAULT_MACS = [

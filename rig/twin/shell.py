@@ -18,10 +18,11 @@ import gzip
 import os
 import re
 import shlex
-from datetime import datetime
 from typing import Callable
 
 import orjson
+
+from rig.twin.formats import parse_log_time
 
 Result = tuple[bytes, bytes, int]
 
@@ -31,18 +32,6 @@ _SUBSYSTEM = re.compile(r'subsystem\s*==\s*"([^"]+)"')
 
 def _err(msg: str, status: int = 1) -> Result:
     return b"", (msg + "\n").encode(), status
-
-
-def _parse_log_time(text: str, utc_offset_min: int) -> float:
-    """``log show --start`` formats: ``YYYY-MM-DD HH:MM:SS`` (local) or with ``±ZZZZ``."""
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\s*([+-]\d{4}))?", text.strip())
-    if not m:
-        raise ValueError(f"log: Could not parse date: {text}")
-    off = m.group(2)
-    if off is None:
-        sign = "+" if utc_offset_min >= 0 else "-"
-        off = f"{sign}{abs(utc_offset_min) // 60:02d}{abs(utc_offset_min) % 60:02d}"
-    return datetime.strptime(m.group(1) + off, "%Y-%m-%d %H:%M:%S%z").timestamp()
 
 
 def mac_shell(world, mac, command: str, files=None) -> Result:
@@ -59,10 +48,12 @@ def _mac_command(world, mac, argv: list[str], files=None) -> Result:
         prog = argv[0]
         if prog == "perl" and any("Time::HiRes" in a for a in argv):
             return f"{mac.clock():.6f}\n".encode(), b"", 0
+        said = {("sw_vers", "-productVersion"): mac.macos, ("sysctl", "-n", "hw.model"): mac.hw_model,
+                ("hostname",): f"{mac.name}.local"}.get(tuple(argv))
+        if said is not None:
+            return f"{said}\n".encode(), b"", 0
         if prog == "sw_vers":
             return (f"ProductName:\t\tmacOS\nProductVersion:\t\t{mac.macos}\nBuildVersion:\t\t24D60\n").encode(), b"", 0
-        if prog == "hostname":
-            return f"{mac.name}.local\n".encode(), b"", 0
         if prog == "ifconfig":
             return mac.ifconfig().encode(), b"", 0
         if prog == "true":
@@ -183,8 +174,8 @@ def _log(mac, args: list[str]) -> Result:
         return _err("log: twin supports --style ndjson only", 64)
     subsystems = set(_SUBSYSTEM.findall(opts.get("--predicate", "")))
     try:
-        start = _parse_log_time(opts["--start"], mac.utc_offset_min) if "--start" in opts else None
-        end = _parse_log_time(opts["--end"], mac.utc_offset_min) if "--end" in opts else None
+        start = parse_log_time(opts["--start"], mac.utc_offset_min) if "--start" in opts else None
+        end = parse_log_time(opts["--end"], mac.utc_offset_min) if "--end" in opts else None
     except ValueError as e:
         return _err(str(e), 64)
     recs = mac.log_show(subsystems, start, end)
