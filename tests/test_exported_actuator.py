@@ -152,6 +152,9 @@ def test_bench_requests_and_doctor_reach_the_board_through_its_place(coord, tmp_
                 watch.acquire("rig-bench")
                 res = CliRunner().invoke(main, ["actuator", "--lab", str(lab_path), "act-1", "ping"])
                 assert res.exit_code != 0 and "acquired by watch/ci" in res.output, res.output
+                listed = CliRunner().invoke(main, ["lease", "list", "--lab", str(lab_path)])
+                assert any(line.split()[:3] == ["board", "of", "act-1"] and line.split()[3:] == ["rig-bench", "watch/ci"]
+                           for line in listed.output.splitlines()), listed.output
             finally:
                 watch.close()
         finally:

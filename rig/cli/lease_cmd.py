@@ -65,12 +65,16 @@ def lease_list(lab_path, coordinator) -> None:
     """List the leases (or places) of a lab's Macs."""
     from rig.lab import lease as leases
     from rig.lab.coordinator import place_name
+    from rig.lab.exported import place_spec
 
     lab = _lab(lab_path, coordinator)
     if lab.coordinator:
         coord = _coord(lab)
         try:
             mine = {place_name(m): m.name for m in lab.macs.values()}
+            boards = {p: f"board of {n}" for n, a in lab.actuators.items() if (spec := place_spec(a.port))
+                      for p in [spec[0]]}
+            mine = {**boards, **mine}   # a Mac's own place keeps its Mac's name
             rows = [(n, h) for n, h, _ in coord.list_places() if n in mine]
         finally:
             coord.close()
