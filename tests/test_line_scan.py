@@ -112,3 +112,22 @@ def test_a_spaced_segment_is_searched_with_the_bare_needles():
     count, compact, hits = clean_lines(buf, 0, len(buf), COMPACT, BARE, 64)
     assert (count, compact) == (2, False)
     assert [i for i, _, _ in hits] == [0, 1]
+
+
+def test_a_needle_searched_without_its_closing_quote_still_needs_the_whole_needle():
+    """The search drops a needle's final ``"`` and checks the whole needle at each hit: a longer
+    subsystem name that starts like the needle's (``com.acme.proxyd``) is no hit, in compact and
+    in spaced segments, and a real hit after it on the same segment is still found."""
+    for dumps in (orjson.dumps, lambda r: json.dumps(r).encode()):
+        lines = [dumps(record("com.acme.proxyd", "x")), dumps(record("com.apple.xpc", "y")),
+                 dumps(record("com.acme.proxy", "Tunnel up")), dumps(record("com.acme.proxyd", "z"))]
+        buf = segment(lines)
+        needles = (b'"subsystem":"' + NAME + b'"',)
+        got = clean_lines(buf, 0, len(buf), needles, needles, 0)
+        assert got == walk(buf, 0, len(buf), needles, needles, 0)
+        assert [i for i, _, _ in got[2]] == ([2] if dumps is orjson.dumps else [])
+
+
+def test_a_segment_that_does_not_end_with_a_newline_is_not_clean():
+    buf = segment([orjson.dumps(record("com.acme.proxy", "x"))] * 3)[:-1]
+    assert clean_lines(buf, 0, len(buf), COMPACT, BARE, 64) is None
