@@ -6,7 +6,6 @@ and runs on it; with ``--lab FILE`` it drives the rack the file describes.
 from __future__ import annotations
 
 import gc
-import os
 import signal
 import sys
 import threading
@@ -302,9 +301,6 @@ def doctor(lab_path, macs, build, fix) -> None:
 @click.option("--other", "with_other", is_flag=True, help="also print rows of kind other")
 def parse(source, files, signatures, out_format, host, clients, with_other) -> None:
     """Print the canonical events of log FILES (times in UTC); on stderr, what became of every line."""
-    # numpy (newline search) needs no BLAS here, and OpenBLAS's thread pool spins a core for
-    # ~0.1 s at import, taking it from the two parsing processes
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # a one-shot command that makes no reference cycles: the cycle collector would only walk
     # the rows again and again as they pile up (~10 % of the command's time on a night's log)
     gc.disable()
