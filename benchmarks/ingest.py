@@ -149,15 +149,18 @@ def generate(path: Path, n: int, seed: int = 3) -> dict:
     return counts
 
 
-def measure(argv: list[str], *, env=None) -> tuple[float, float, float, bytes]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one whole process; its stderr.
+def measure(argv: list[str], *, env=None, keep: str = "stderr") -> tuple[float, float, float, bytes]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one whole process; its
+    stderr (``keep="stdout"``: its stdout and stderr, the other stream going nowhere otherwise).
 
     CPU time is reported beside wall time because on a shared machine the wall time of a
     CPU-bound process stretches with other people's load; the floor is measured the same way.
     """
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    err = p.stderr.read()
+    out = (dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT) if keep == "stdout"
+           else dict(stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    p = subprocess.Popen(argv, env=env, **out)
+    err = (p.stdout if keep == "stdout" else p.stderr).read()
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)

@@ -27,7 +27,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from ingest import measure  # noqa: E402 - one way of measuring a whole process
 
 CONTROLLERS = [("ci-a/ci", "rack-1"), ("ci-b/ci", "rack-1"), ("ci-c/ci", "rack-2"), ("alice-mbp/alice", "rack-2")]
 BUILDS = ["1.4.1", "1.4.2", "1.5.0-rc1"]
@@ -75,18 +77,11 @@ def build_tree(reports: Path, runs: int, meta: dict, scores: dict, start: int = 
     return made
 
 
-def measure(args: list[str]) -> tuple[float, float, str]:
+def rig_trend(args: list[str]) -> tuple[float, float, str]:
     """Wall seconds and peak RSS (MB) of one ``rig trend`` process, and its output."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "rig.cli", "trend", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    out = p.stdout.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        raise SystemExit(f"rig trend failed: {out}")
-    return wall, usage.ru_maxrss / 1024, out
+    wall, _, rss, out = measure([sys.executable, "-m", "rig.cli", "trend", *args],
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}, keep="stdout")
+    return wall, rss, out.decode()
 
 
 def index_work(reports: Path, meta: dict, scores: dict, runs: int, repeat: int) -> None:
@@ -132,10 +127,10 @@ def main() -> None:
                 if name == "+20 runs":
                     for d in new:
                         shutil.rmtree(d)
-                    measure([str(reports)])     # back to the tree without them, indexed
+                    rig_trend([str(reports)])     # back to the tree without them, indexed
                     new = build_tree(reports, 20, meta, scores, start=a.runs + 100 * k)
                 extra = ["--model", "Mac16,10"] if name == "filtered" else []
-                w, r, out = measure([str(reports), *extra])
+                w, r, out = rig_trend([str(reports), *extra])
                 walls.append(w)
                 rss.append(r)
             rows[name] = (statistics.median(walls), max(rss), out.splitlines()[0])

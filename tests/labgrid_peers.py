@@ -7,9 +7,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from tests.polling import wait_for
 from tests.peers import free_port
 
 BIN = Path(sys.executable).parent
@@ -24,27 +24,33 @@ class Coordinator:
         self.log = open(self.workdir / "coordinator.log", "wb")
         self.proc = subprocess.Popen([str(BIN / "labgrid-coordinator"), "-l", self.address],
                                      cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"labgrid-coordinator did not listen: {(self.workdir / 'coordinator.log').read_text()}")
+        if not wait_for(lambda: _listens(self.port) or self.proc.poll() is not None, 20, 0.05) \
+                or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"labgrid-coordinator did not listen: {(self.workdir / 'coordinator.log').read_text()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _stop(self.proc)
         self.log.close()
+
+
+def _listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (an exporter stops the ser2net it started), then SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 REAL_SER2NET = shutil.which("ser2net") or "/usr/sbin/ser2net"
@@ -82,25 +88,17 @@ class Exporter:
         self._wait_for("connected to coordinator")
 
     def _wait_for(self, text: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in (self.workdir / "exporter.log").read_text(errors="replace"):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        def said() -> bool:
+            return text in (self.workdir / "exporter.log").read_text(errors="replace")
+
+        if wait_for(lambda: said() or self.proc.poll() is not None, timeout, 0.05) and said():
+            return
         log = (self.workdir / "exporter.log").read_text(errors="replace")
         self.stop()
         raise RuntimeError(f"labgrid-exporter: no {text!r}: {log}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()   # it stops the ser2net it started
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        _stop(self.proc)
         self.log.close()
 
 

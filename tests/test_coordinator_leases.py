@@ -100,7 +100,7 @@ def test_waiting_runs_queue_in_the_order_they_asked_and_a_newcomer_cannot_jump_i
         tc = threading.Thread(target=wait_for, args=(c, "c"))
         tc.start()
         time.sleep(0.5)
-        assert [r.owner for r in a._reservations()] == ["ctl-b/ci", "ctl-c/ci"]
+        assert [r.owner for r in a.reservations()] == ["ctl-b/ci", "ctl-c/ci"]
         a.release("rig-mbp-01")
         deadline = time.monotonic() + 5
         while not got and time.monotonic() < deadline:
@@ -110,7 +110,7 @@ def test_waiting_runs_queue_in_the_order_they_asked_and_a_newcomer_cannot_jump_i
         tb.join(10)
         tc.join(10)
         assert got == ["b", "c"]
-        assert a._reservations() == []   # each waiter cancelled its reservation once served
+        assert a.reservations() == []   # each waiter cancelled its reservation once served
     finally:
         for x in (a, b, c, d):
             x.close()
@@ -123,7 +123,7 @@ def test_a_wait_that_runs_out_cancels_its_reservation(coord):
         a.acquire("rig-mbp-01")
         with pytest.raises(LeaseBusy, match="acquired by ctl-a/ci"):
             b.acquire("rig-mbp-01", wait_s=0.5)
-        assert a._reservations() == []
+        assert a.reservations() == []
         a.release("rig-mbp-01")
         assert b.acquire("rig-mbp-01").holder == "ctl-b/ci"   # nothing left allocated to a dead wait
     finally:

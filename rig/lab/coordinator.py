@@ -17,6 +17,7 @@ import threading
 import time
 
 from rig.lab.lease import Lease, LeaseBusy
+from rig.lab.lease_backend import controller_identity
 
 
 class CoordinatorError(Exception):
@@ -38,14 +39,14 @@ class CoordinatorLeases:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="labgrid-loop", daemon=True)
         self.thread.start()
-        host, _, user = (identity or "").partition("/")
+        host, _, user = (identity or controller_identity()).partition("/")
 
         class Session(ClientSession):
             def gethostname(s):
-                return host or super().gethostname()
+                return host
 
             def getuser(s):
-                return user or super().getuser()
+                return user
 
         async def start():
             import grpc
@@ -124,10 +125,11 @@ class CoordinatorLeases:
             return None, None
         owner = None
         if p.reservation:
-            owner = next((r.owner for r in self._reservations() if r.token == p.reservation), "another reservation")
+            owner = next((r.owner for r in self.reservations() if r.token == p.reservation), "another reservation")
         return p.acquired, owner
 
-    def _reservations(self):
+    def reservations(self):
+        """Every reservation the coordinator holds (waiting, allocated, acquired), oldest first."""
         from labgrid.remote.common import Reservation
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
 
