@@ -11,6 +11,7 @@ actions (acted, then reset before the reply).
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rig.drive.actuators.rig_v1 import RigV1Actuator
@@ -56,10 +57,20 @@ class MicroPython:
         self.door.replug()
 
     def acts(self) -> list[tuple[str, str]]:
+        self._drained()
         return self.door.acts()
 
     def boots(self) -> int:
+        self._drained()
         return len(self.door.boots())
+
+    def _drained(self, still_s: float = 0.05, timeout_s: float = 2.0) -> None:
+        """Wait until the board's stderr has been quiet for ``still_s``: its reply on the tty can
+        reach the driver before its own account of the action is read from stderr."""
+        seen, end = -1, time.monotonic() + timeout_s
+        while time.monotonic() < end and len(self.door.lines) != seen:
+            seen = len(self.door.lines)
+            time.sleep(still_s)
 
 
 class Twin:
