@@ -18,12 +18,16 @@ def nights(tmp_path_factory):
     keeps an SSH round trip's jitter (wall time x scale) well inside the 50 ms time-to-tunnel budget.
     """
     out = {}
+    # the folders are made here, before the threads: pytest's first mktemp of a session creates
+    # (and with --basetemp first empties) the base folder, and two threads doing that at once
+    # could each empty it under the other's run
+    folders = {b: tmp_path_factory.mktemp(b) for b in ("naive", "darkwake-aware")}
 
     def go(build):
-        out[build] = run_night(tmp_path_factory.mktemp(build), build, cycles=2, dwell_s=12 * 60, scale=30.0,
-                                  dark_interval_s=600.0)
+        out[build] = run_night(folders[build], build, cycles=2, dwell_s=12 * 60, scale=30.0,
+                               dark_interval_s=600.0)
 
-    threads = [threading.Thread(target=go, args=(b,)) for b in ("naive", "darkwake-aware")]
+    threads = [threading.Thread(target=go, args=(b,)) for b in folders]
     for t in threads:
         t.start()
     for t in threads:
