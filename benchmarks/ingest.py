@@ -14,8 +14,9 @@ cache (median of ``--repeat`` runs; wall time, CPU time and peak RSS of that pro
 - the full path to a typed events DataFrame (the same parse + :func:`rig.frame.to_frame`);
 - beside them, the library engines a team might reach for instead, each selecting the same
   records (the product's subsystem or powerd's) into a DataFrame with explicit columns: duckdb's
-  ``read_ndjson``, polars' ``scan_ndjson``, pyarrow's ``read_json`` and pandas' ``read_json``
-  (pyarrow engine). An engine that is not installed (``pip install -e '.[bench]'``) is left out.
+  ``read_ndjson`` (on every core, and on one: ``rig parse`` is one Python thread), polars'
+  ``scan_ndjson``, pyarrow's ``read_json`` and pandas' ``read_json`` (pyarrow engine). An engine
+  that is not installed (``pip install -e '.[bench]'``) is left out.
 
 and prints lines/s and each one's ratio to the floor, and checks that the command counted exactly
 the records the export holds and that every engine selected the same number of records. The goal:
@@ -208,6 +209,14 @@ print(len(df), int((df['kind'] != 'other').sum()), file=sys.stderr)
 _COLUMNS = ("timestamp", "subsystem", "category", "eventMessage", "processImagePath")
 ENGINES = {
     "duckdb read_ndjson": ("duckdb", """import sys, duckdb
+cols = {{c: 'VARCHAR' for c in %r}}
+df = duckdb.sql(f"select * from read_ndjson('{{sys.argv[1]}}', columns={{cols}}) "
+                "where subsystem = '{product}' or processImagePath like '%%/powerd'").df()
+print(len(df), file=sys.stderr)
+""" % (_COLUMNS,)),
+    # the same query on one core: what the single-threaded rig parse is up against per core
+    "duckdb read_ndjson (1 thread)": ("duckdb", """import sys, duckdb
+duckdb.sql("set threads = 1")
 cols = {{c: 'VARCHAR' for c in %r}}
 df = duckdb.sql(f"select * from read_ndjson('{{sys.argv[1]}}', columns={{cols}}) "
                 "where subsystem = '{product}' or processImagePath like '%%/powerd'").df()

@@ -250,15 +250,15 @@ class _Core:
         res.read += count
         res.other += count - len(hits)
         base = self.line_no + 1
-        record = self._record
+        decode = self._decode
         if compact:
             for k, a0, b0 in hits:
-                record(block[a0:b0], base + k, checked=True)
+                decode(block[a0:b0], base + k)
         else:
             worth = self._worth_decoding
             for k, a0, b0 in hits:
                 if worth(block, a0, b0):
-                    record(block[a0:b0], base + k, checked=True)
+                    decode(block[a0:b0], base + k)
                 else:
                     res.other += 1      # a mention of the product in another subsystem's line
         self.line_no += count
@@ -352,16 +352,22 @@ class _Core:
 
     # ---- one record --------------------------------------------------------------------------
 
-    def _record(self, data: bytes, no: int, checked: bool = False) -> None:
-        """A candidate record (it contains a needle); ``read`` is already counted.
+    def _record(self, data: bytes, no: int) -> None:
+        """A candidate record of the line-by-line path (it contains a needle or is short);
+        ``read`` is already counted."""
+        if self._worth_decoding(data, 0, len(data)):
+            self._decode(data, no)
+        else:
+            self.res.other += 1
+
+    def _decode(self, data: bytes, no: int) -> None:
+        """A record worth decoding: a row, or counted in ``other``, ``skipped`` or ``rejected``.
 
         This runs once per record of the product or powerd in a night's log (tens of thousands):
-        it is written for speed (orjson first, exact types, no helper calls on the usual path).
+        it is written for speed (orjson first, exact types, positional calls, no helper calls
+        on the usual path).
         """
         res = self.res
-        if not checked and not self._worth_decoding(data, 0, len(data)):
-            res.other += 1
-            return
         try:
             rec = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -382,7 +388,7 @@ class _Core:
             category = get("category")
             found = self.sig.match(subsystem, category if type(category) is str else "", message)
             if found is None:
-                self._row(rec, no, _OTHER, detail=message)
+                self._row(rec, no, _OTHER, "", message, "")
                 return
             kind, groups = found
             session = groups.get("session", "")
@@ -390,7 +396,7 @@ class _Core:
             reason = groups.get("verdict", groups.get("reason"))
             if session == PRIVATE:
                 session = ""
-            self._row(rec, no, kind, session=session, detail=message if reason is None else reason)
+            self._row(rec, no, kind, session, message if reason is None else reason, "")
             return
         if "finished" in rec and "eventMessage" not in rec and "timestamp" not in rec:
             res.skipped += 1   # the {"count":N,"finished":1} footer
@@ -402,7 +408,7 @@ class _Core:
                 if pl is None:
                     res.reject(no)   # looks like a power sentence but is not one we know
                     return
-                self._row(rec, no, pl.kind, detail=s, caps=pl.caps)
+                self._row(rec, no, pl.kind, "", s, pl.caps)
                 return
         res.other += 1
 
@@ -431,15 +437,19 @@ class _Core:
         path = rec.get("processImagePath")
         return isinstance(path, str) and path.endswith("/powerd")
 
-    def _row(self, rec: dict, no: int, kind: Kind, *, session: str = "", detail: str = "",
-             caps: str = "") -> None:
+    def _row(self, rec: dict, no: int, kind: Kind, session: str, detail: str, caps: str) -> None:
         res = self.res
-        ts = rec.get("timestamp")
+        get = rec.get
+        ts = get("timestamp")
         t = iso_timestamp(ts) if type(ts) is str else None
         if t is None:
             res.reject(no)       # a record of interest without a usable time
             return
-        key = self._key(rec, ts)
+        boot, mach, thread = get("bootUUID"), get("machTimestamp"), get("threadID")
+        if type(boot) is str and type(mach) is int and type(thread) is int:
+            key = ("b", boot, mach, thread)       # the usual record: already hashable
+        else:
+            key = _key(rec, ts, boot, mach, thread)
         if key in self.seen:
             res.duplicates += 1
             return
@@ -453,15 +463,14 @@ class _Core:
         else:
             res.parsed += 1
 
-    @staticmethod
-    def _key(rec: dict, ts: str) -> tuple:
-        boot, mach, thread = rec.get("bootUUID"), rec.get("machTimestamp"), rec.get("threadID")
-        if type(boot) is str and type(mach) is int and type(thread) is int:
-            return ("b", boot, mach, thread)       # the usual record: already hashable
-        if boot is not None and mach is not None and thread is not None:
-            return ("b", _h(boot), _h(mach), _h(thread))
-        return ("t", ts, _h(mach), _h(thread), _h(rec.get("processID")),
-                _h(rec.get("eventMessage")))
+
+
+def _key(rec: dict, ts: str, boot: object, mach: object, thread: object) -> tuple:
+    """The de-duplication key of a record whose ``bootUUID``, ``machTimestamp`` and ``threadID``
+    are not the usual str, int, int (:meth:`_Core._row` builds the usual key itself)."""
+    if boot is not None and mach is not None and thread is not None:
+        return ("b", _h(boot), _h(mach), _h(thread))
+    return ("t", ts, _h(mach), _h(thread), _h(rec.get("processID")), _h(rec.get("eventMessage")))
 
 
 def _h(v: object) -> object:
