@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -264,3 +265,61 @@ def test_an_error_mid_run_releases_the_place(coord, twin_lab_path, tmp_path):
         assert watch.holder("rig-mbp-01") is None
     finally:
         watch.close()
+
+
+def test_a_waiter_of_higher_priority_is_served_before_older_ones(coord):
+    a, b, c = (_client(coord, f"ctl-{x}/ci") for x in "abc")
+    got: list[str] = []
+    try:
+        a.ensure_place("rig-mbp-01", {})
+        a.acquire("rig-mbp-01")
+
+        def wait_for(client, who, prio):
+            client.acquire("rig-mbp-01", wait_s=20, prio=prio)
+            got.append(who)
+            time.sleep(0.3)
+            client.release("rig-mbp-01")
+
+        tb = threading.Thread(target=wait_for, args=(b, "b", 0.0))
+        tb.start()
+        time.sleep(0.5)  # b asked first, at the default priority
+        tc = threading.Thread(target=wait_for, args=(c, "c", 10.0))
+        tc.start()
+        time.sleep(0.5)
+        assert sorted((r.owner, r.prio) for r in a.reservations()) == [("ctl-b/ci", 0.0), ("ctl-c/ci", 10.0)]
+        a.release("rig-mbp-01")
+        tb.join(15)
+        tc.join(15)
+        assert got == ["c", "b"]
+    finally:
+        for x in (a, b, c):
+            x.close()
+
+
+def test_a_priority_without_a_coordinator_is_refused_naming_the_option(tmp_path):
+    from dataclasses import replace
+
+    from rig.lab.inventory import LabError, parse_lab
+    from rig.lab.lease_backend import Holding
+
+    (tmp_path / "signatures.toml").write_text('[product]\nname="x"\nsubsystems=["com.x"]\n')
+    lab = parse_lab({
+        "lab": {"name": "rack-a"},
+        "extension": {"name": "X", "subsystem": "com.x", "signatures": "signatures.toml"},
+        "actuator": [{"name": "act-1", "port": "/dev/ttyUSB0"}],
+        "mac": [{"name": "mbp-01", "host": "mbp-01.lab", "user": "rig", "known_hosts": "kh",
+                 "actuator": "act-1", "channel": 1}],
+    }, tmp_path / "lab.toml")
+    with pytest.raises(LabError, match=r"--lease-priority.*keep no queue: name the coordinator"):
+        Holding(replace(lab, lease_priority=5.0), list(lab.macs.values()), "run-1", 60.0)
+    held = Holding(lab, list(lab.macs.values()), "run-1", 60.0)   # the default needs no queue
+    held.release()
+
+
+def test_rig_run_refuses_a_priority_without_a_coordinator_before_making_a_run_folder(tmp_path):
+    res = CliRunner().invoke(main, ["run", "--cycles", "1", "--dwell", "90s", "--lease-priority", "5",
+                                    "--reports", str(tmp_path / "reports")])
+    assert res.exit_code == 1 and "--lease-priority" in res.output and "name the coordinator" in res.output, \
+        res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)   # an error message, no traceback
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())

@@ -159,3 +159,87 @@ def test_bench_requests_and_doctor_reach_the_board_through_its_place(coord, tmp_
                 watch.close()
         finally:
             exporter.stop()
+
+
+def _bench_lab(tmp_path, coord, port: str):
+    """A lab file's worth of one Mac whose actuator is found through ``port`` (a place)."""
+    from rig.lab.inventory import parse_lab
+
+    (tmp_path / "signatures.toml").write_text('[product]\nname="x"\nsubsystems=["com.x"]\n')
+    return parse_lab({
+        "lab": {"name": "rack-a", "coordinator": coord.address},
+        "extension": {"name": "X", "subsystem": "com.x", "signatures": "signatures.toml"},
+        "actuator": [{"name": "act-1", "port": port, "timeout_s": 1.0, "reopen_s": 20.0}],
+        "mac": [{"name": "mbp-01", "host": "mbp-01.lab", "user": "rig", "known_hosts": "kh",
+                 "actuator": "act-1", "channel": 1}],
+    }, tmp_path / "lab.toml")
+
+
+def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp_path):
+    """The exporter's host reboots (or its service restarts) while a run holds the place: the
+    new ser2net listens on another TCP port, the old one refuses, and the open actuator asks the
+    coordinator where the place's port is now instead of failing every cycle until --resume."""
+    import socket
+
+    from rig.drive.actuators.rig_v1 import RigV1Actuator
+    from rig.lab.clock import SystemClock
+    from rig.lab.exported import resolve
+    from rig.twin.board_door import MicroPythonBoard
+
+    board = MicroPythonBoard(tmp_path / "board").plug()
+    exporter = _export_board(coord, tmp_path, board.link, "rig-bench")
+    ctl = CoordinatorLeases(coord.address, "ctl-a/ci")
+    lab = _bench_lab(tmp_path, coord, "place:rig-bench")
+    held = socket.socket()
+    d = None
+    try:
+        ctl.acquire("rig-bench")
+        resolved, urls = resolve(lab, list(lab.macs.values()), ctl)
+        d = RigV1Actuator(resolved.actuators["act-1"], SystemClock()).open()
+        assert d.ask("PING").reply.ok
+        old = urls["act-1"]
+        exporter.stop()
+        # the old port stays taken (bound, not listening: it refuses), so the new ser2net cannot
+        # land on it by chance and the move is real
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # past the old link's TIME_WAIT
+        held.bind(("127.0.0.1", int(old.split(":")[2].split("?")[0])))
+        exporter = Exporter(coord, tmp_path / "exporter-again", {"rig-act": os.path.realpath(board.link)})
+        action = d.ask("PING")
+        assert action.reply.ok and action.attempts > 1
+        assert d.port.path != old and d.port.path == ctl.serial_url("rig-bench"), (old, d.port.path)
+        assert any(f"re-opened {d.port.path}" in n for n in action.notes), action.notes
+    finally:
+        if d is not None:
+            d.close()
+        held.close()
+        ctl.close()
+        exporter.stop()
+        board.unplug()
+
+
+def test_a_port_that_cannot_be_looked_up_says_so_when_the_reopen_deadline_passes(tmp_path):
+    """No coordinator to ask (it is down too): the error names both the refused port and the
+    failed lookups, and comes within the actuator's re-open deadline."""
+    import socket
+    import time
+
+    from rig.drive.actuator import ActuatorError
+    from rig.drive.actuators.stable_port import StablePort
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        url = f"socket://127.0.0.1:{held.getsockname()[1]}"
+        asked = []
+
+        def locate() -> str:
+            asked.append(time.monotonic())
+            raise CoordinatorError("labgrid coordinator 127.0.0.1:1: cannot connect")
+
+        port = StablePort(url, 115200, 'actuator "act-1"', reopen_s=2.5, locate=locate)
+        t = time.monotonic()
+        with pytest.raises(ActuatorError) as e:
+            port.open()
+    assert time.monotonic() - t < 4.0
+    assert "Connection refused" in str(e.value) and "cannot look up where the port is now" in str(e.value)
+    # looked up at most once a second, not on every 50 ms retry
+    assert 2 <= len(asked) <= 3 and all(b - a >= 0.99 for a, b in zip(asked, asked[1:])), asked

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from rig import __version__
+from rig.cli.lazy import LazyGroup
 from rig.cli.options import dark_wake_every
 
 
@@ -28,7 +29,9 @@ def _fmt_cycle(rec: dict, total: int) -> str:
             f"  TTT {ttt_txt}  {str(rec.get('outcome', '')).upper()}")
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={
+    "actuator": "rig.cli.actuator_cmd:actuator", "bisect": "rig.cli.bisect_cmd:bisect",
+    "compare": "rig.cli.compare_cmd:compare", "lease": "rig.cli.lease_cmd:lease"})
 @click.version_option(__version__, prog_name="rig")
 def main() -> None:
     """Sleep/wake test rig for macOS network extensions."""
@@ -62,14 +65,17 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="no progress (cycle results and the report path only)")
 @click.option("--coordinator", default=None, metavar="HOST:PORT", help="labgrid coordinator: Macs are its places")
 @click.option("--wait-lease", default=0.0, show_default=True, help="seconds to wait for a Mac another run holds")
+@click.option("--lease-priority", default=0.0, show_default=True,
+              help="with a coordinator: rank among runs waiting for a Mac (higher goes first)")
 def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume, scale, seed, hang_limit, retries, until_settled,
-        max_cycles, twin_profile, quiet, coordinator, wait_lease) -> None:
+        max_cycles, twin_profile, quiet, coordinator, wait_lease, lease_priority) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
     from dataclasses import replace
 
     from rig.runner.plan import Plan
     from rig.score.gates import Gate
     from rig.lab.inventory import LabError, load_lab
+    from rig.lab.lease_backend import why_not_holdable
     from rig.runner.run import parse_duration, start_run
     from rig.run_folder import RunFolder
     from rig.score.suites import SUITES
@@ -99,9 +105,13 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
     try:
         try:
             lab = load_lab(lab_path)
-            lab = replace(lab, coordinator=coordinator or lab.coordinator, lease_wait_s=wait_lease)
+            lab = replace(lab, coordinator=coordinator or lab.coordinator, lease_wait_s=wait_lease,
+                          lease_priority=lease_priority)
             wanted = list(meta["macs"]) if meta else [m for m in macs.split(",") if m]
             selected = lab.select(wanted)
+            unholdable = why_not_holdable(lab, selected)
+            if unholdable:
+                raise LabError(unholdable)
         except LabError as e:
             raise click.ClickException(str(e))
         if meta:
@@ -316,7 +326,9 @@ def parse(source, files, signatures, out_format, host, clients, with_other) -> N
     sys.exit(code)
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy={
+    "calibrate": "rig.cli.twin_cmd:calibrate", "fleet": "rig.cli.twin_cmd:fleet",
+    "whatif": "rig.cli.twin_cmd:whatif"})
 def twin() -> None:
     """The simulated lab on its own (no hardware, no SSH)."""
 
@@ -449,18 +461,6 @@ def install(lab_path, pkg, expect, macs) -> None:
         click.echo(f"{r.mac:<10} {'OK' if r.ok else 'FAILED':<7} {r.installed or r.detail}")
     sys.exit(0 if all(r.ok for r in results) else 1)
 
-def _register() -> None:
-    """Commands that live in modules of their own (kept out of this file's length)."""
-    from rig.cli import actuator_cmd, bisect_cmd, compare_cmd, lease_cmd, twin_cmd
-    main.add_command(lease_cmd.lease)
-    main.add_command(bisect_cmd.bisect)
-    main.add_command(actuator_cmd.actuator)
-    main.add_command(compare_cmd.compare)
-    for command in twin_cmd.COMMANDS:
-        twin.add_command(command)
-
-
-_register()
 
 if __name__ == "__main__":
     main()

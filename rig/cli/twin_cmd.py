@@ -103,5 +103,3 @@ def fleet(profile_path, build, hours_asleep, macs, days, seed) -> None:
             raise click.BadParameter(str(e))
     click.echo(est.text())
 
-
-COMMANDS = (calibrate, whatif, fleet)

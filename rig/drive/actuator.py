@@ -105,10 +105,3 @@ def open_actuator(cfg: ActuatorConfig, clock: Clock):
     """Open the actuator a lab file describes; raises ActuatorError if it cannot be used."""
     return load_backend(cfg.kind)(cfg, clock).open()
 
-
-def __getattr__(name: str):
-    # ``from rig.drive.actuator import RigV1Actuator`` predates the backends package; keep it working
-    # without importing every backend when this module loads.
-    if name == "RigV1Actuator":
-        return load_backend("rig-v1")
-    raise AttributeError(name)

@@ -98,12 +98,13 @@ class CoordinatorLeases:
         if tags:
             self._call(self._rpc("SetPlaceTags", pb.SetPlaceTagsRequest(placename=place, tags=tags)))
 
-    def acquire(self, place: str, wait_s: float = 0.0) -> Lease:
+    def acquire(self, place: str, wait_s: float = 0.0, prio: float = 0.0) -> Lease:
         """Acquire ``place`` (or find it ours already); wait up to ``wait_s`` for another holder.
 
-        Waiting is a labgrid *reservation* (filter ``name=<place>``), not a retry loop: the
-        coordinator allocates a freed place to the oldest waiting reservation of the highest
-        priority, so two runs queued behind a night run get the Mac in the order they asked, and
+        Waiting is a labgrid *reservation* (filter ``name=<place>``, priority ``prio``), not a
+        retry loop: the coordinator allocates a freed place to the oldest waiting reservation of
+        the highest priority, so two runs queued behind a night run get the Mac in the order they
+        asked (a release-day run given a higher ``prio`` goes before both), and
         a third controller that just tries cannot jump the queue (an allocated place is refused to
         anyone but its reservation's owner). The reservation is polled (which keeps it alive) and
         cancelled once the place is ours, or when the wait runs out.
@@ -115,7 +116,7 @@ class CoordinatorLeases:
             return self._lease(place)
         if wait_s <= 0:
             raise self._busy(place, wait_s)
-        return self._wait_reserved(place, wait_s)
+        return self._wait_reserved(place, wait_s, prio)
 
     def _state(self, place: str) -> tuple[str | None, str | None]:
         """(holder, owner of the reservation the place is allocated to), either None."""
@@ -148,13 +149,13 @@ class CoordinatorLeases:
                 return False
             raise
 
-    def _wait_reserved(self, place: str, wait_s: float) -> Lease:
+    def _wait_reserved(self, place: str, wait_s: float, prio: float) -> Lease:
         from labgrid.remote.common import ReservationState
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
 
         fltr = pb.Reservation.Filter(filter={"name": place})
         token = self._call(self._rpc("CreateReservation", pb.CreateReservationRequest(
-            filters={"main": fltr}, prio=0.0))).reservation.token
+            filters={"main": fltr}, prio=prio))).reservation.token
         deadline = time.monotonic() + wait_s
         try:
             while time.monotonic() < deadline:

@@ -6,7 +6,9 @@ exporter picks a free one each time it starts ``ser2net``, which it does only wh
 acquired), so the lab file names the *place*, and the rig asks the coordinator for the port after
 it has acquired that place, turning the actuator's port into pyserial's ``rfc2217://`` (or
 ``socket://``) URL. From then on the actuator is an ordinary remote port: protocol v1 unchanged,
-the same retries, the same re-open when the link drops.
+the same retries, the same re-open when the link drops; a re-open that fails asks the
+coordinator again (at most once a second), so an exporter restarted mid-run, which publishes a
+new TCP port for the same place, is found again within the actuator's ``reopen_s``.
 
 A board's place may be a Mac's own place (one board per Mac) or a place of its own (one board
 wired to several Macs): the run acquires it like a Mac's, so two controllers never drive one
@@ -17,6 +19,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 
 PREFIX = "place:"
 _SPEC = re.compile(r"place:([A-Za-z0-9_.+-]+)(?:/([A-Za-z0-9_.+-]+))?")
@@ -67,7 +70,7 @@ def resolve(lab, macs, coord):
         spec = place_spec(act.port) if act else None
         if spec and act.name not in found:
             found[act.name] = coord.serial_url(*spec)
-            acts[act.name] = replace(act, port=found[act.name])
+            acts[act.name] = replace(act, port=found[act.name], locate=partial(coord.serial_url, *spec, timeout_s=0.0))
     return (replace(lab, actuators=acts) if found else lab), found
 
 

@@ -15,6 +15,7 @@ import ipaddress
 import re
 import string
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,9 @@ class Actuator:
     timeout_s: float = 2.0  # wall seconds per request attempt
     reopen_s: float = 10.0  # wall seconds to find the USB device again after it re-enumerates
     wiring: dict = field(default_factory=dict)  # lcus-relay: relay number -> (role, Mac channel)
+    # Where a port found through a labgrid place is now (set by rig.lab.exported.resolve, never
+    # by a lab file): an exporter that restarts publishes a new TCP port for the same place.
+    locate: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class Lab:
     leases: Path | None = None  # shared folder of Mac leases (default: <reports>/.leases)
     coordinator: str = ""  # HOST:PORT of a labgrid coordinator: leases are its places instead
     lease_wait_s: float = 0.0  # how long a run waits for a Mac another run holds
+    lease_priority: float = 0.0  # a waiting run's rank in a coordinator's queue (higher is served first)
     rack: str = ""  # which rack a run's history belongs to in rig trend ([lab] rack, default the lab's name)
 
     @property

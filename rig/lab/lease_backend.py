@@ -23,7 +23,9 @@ class FileLeases:
     def __init__(self, folder):
         self.folder = folder
 
-    def acquire(self, mac, holder: str, ttl_s: float, wait_s: float = 0.0) -> lease.Lease:
+    def acquire(self, mac, holder: str, ttl_s: float, wait_s: float = 0.0, prio: float = 0.0) -> lease.Lease:
+        """Retry until ``wait_s``; a shared folder keeps no queue, so ``prio`` has no meaning
+        here (:class:`Holding` refuses a priority without a coordinator)."""
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -52,12 +54,12 @@ class PlaceLeases:
 
         self.coord = CoordinatorLeases(address, identity)
 
-    def acquire(self, mac, holder: str, ttl_s: float, wait_s: float = 0.0) -> lease.Lease:
+    def acquire(self, mac, holder: str, ttl_s: float, wait_s: float = 0.0, prio: float = 0.0) -> lease.Lease:
         from rig.lab.coordinator import place_name
 
         place = place_name(mac)
         self.coord.ensure_place(place, place_tags(mac))
-        return self.coord.acquire(place, wait_s)
+        return self.coord.acquire(place, wait_s, prio)
 
     def renew(self, mac, holder: str, ttl_s: float) -> None:
         pass  # places do not expire
@@ -96,6 +98,18 @@ def open_leases(lab):
     return FileLeases(lab.lease_folder)
 
 
+def why_not_holdable(lab, macs) -> str | None:
+    """Why ``macs`` of ``lab`` cannot be held as asked, or None: checked by :class:`Holding`, and
+    by ``rig run`` before it makes a run folder that would stay empty."""
+    from rig.lab.exported import needs_coordinator
+
+    if lab.lease_priority and not lab.coordinator:
+        return ("a lease priority (--lease-priority) ranks a run in a labgrid coordinator's queue; "
+                "this lab's leases are files, which keep no queue: name the coordinator "
+                "([lab] coordinator = \"HOST:PORT\" or --coordinator)")
+    return needs_coordinator(lab, macs)
+
+
 class Holding:
     """Everything a run holds while it drives its Macs: each Mac's lease and, with a coordinator,
     the places of the boards its actuators are exported from (``port = "place:…"``), whose
@@ -108,10 +122,10 @@ class Holding:
 
     def __init__(self, lab, macs, holder: str, ttl_s: float):
         from rig.lab.coordinator import place_name
-        from rig.lab.exported import actuator_places, needs_coordinator, resolve
+        from rig.lab.exported import actuator_places, resolve
         from rig.lab.inventory import LabError
 
-        missing = needs_coordinator(lab, macs)
+        missing = why_not_holdable(lab, macs)
         if missing:
             raise LabError(missing)
         self.leases, self.holder, self.ttl_s = open_leases(lab), holder, ttl_s
@@ -124,9 +138,9 @@ class Holding:
             for key in sorted(by_place):
                 item = by_place[key]
                 if isinstance(item, str):
-                    self.leases.coord.acquire(item, lab.lease_wait_s)
+                    self.leases.coord.acquire(item, lab.lease_wait_s, lab.lease_priority)
                 else:
-                    self.leases.acquire(item, holder, ttl_s, lab.lease_wait_s)
+                    self.leases.acquire(item, holder, ttl_s, lab.lease_wait_s, lab.lease_priority)
                 self.taken.append(item)
             self.lab, self.exported = resolve(lab, macs, self.leases.coord) if lab.coordinator else (lab, {})
         except BaseException:  # busy, Ctrl-C while waiting, a coordinator gone: give back what we took

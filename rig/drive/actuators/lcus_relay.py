@@ -78,7 +78,7 @@ class LcusRelay(Backend):
         self.clock = clock
         self.name = f'actuator "{cfg.name}"'
         self.port = StablePort(cfg.port, cfg.baud, self.name, cfg.reopen_s if reopen_s is None else reopen_s,
-                               write_timeout=cfg.timeout_s)
+                               write_timeout=cfg.timeout_s, locate=cfg.locate)
         self.relays = {wired: relay for relay, wired in cfg.wiring.items()}  # (role, channel) -> relay
 
     def open(self) -> "LcusRelay":

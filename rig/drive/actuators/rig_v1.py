@@ -74,7 +74,7 @@ class RigV1Actuator(Backend):
         self.timeout = cfg.timeout_s if timeout is None else timeout  # wall seconds per attempt
         self.retries = retries
         self.port = StablePort(cfg.port, cfg.baud, self.name, cfg.reopen_s if reopen_s is None else reopen_s,
-                               write_timeout=self.timeout)
+                               write_timeout=self.timeout, locate=cfg.locate)
         # A random start keeps a restarted controller from reusing ids the firmware remembers.
         self._ids = itertools.count(random.randrange(1, 1_000_000) * 1000)
         self._offset: float | None = None  # controller clock minus firmware clock (seconds)

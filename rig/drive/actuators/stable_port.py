@@ -15,7 +15,10 @@ missing for 2 s, then permission denied twice, then the deadline.
 The path may also be a pyserial URL: ``rfc2217://host:port?ign_set_control`` for an actuator
 exported from another host by ``ser2net`` (as ``labgrid-exporter`` runs it), ``socket://`` for raw
 TCP. A dropped network link then looks like an unplug (a read or write fails) and is handled the
-same way: close, re-open the URL until the deadline, resend under the same request id.
+same way: close, re-open the URL until the deadline, resend under the same request id. Such a
+URL may move (an exporter that restarts publishes a new TCP port): ``locate``, when given, says
+where the port is now, and a failed open asks it again (at most once per ``LOCATE_EVERY_S``), as
+a by-id link is followed to whichever tty it points at now.
 
 Reads are bounded by a deadline too (``read_line``), not by pyserial's per-byte timeout: a
 stream of line noise without a newline must not hold a request forever.
@@ -24,12 +27,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import serial
 
 from rig.drive.actuator import ActuatorError
 
 MAX_LINE = 512  # longer than any protocol line: a longer run without a newline is noise
+LOCATE_EVERY_S = 1.0  # a moved URL is looked up at most this often (each look asks a coordinator)
 
 
 class Problems:
@@ -50,8 +55,9 @@ class Problems:
 
 class StablePort:
     def __init__(self, path: str, baud: int, owner: str, reopen_s: float = 10.0,
-                 write_timeout: float = 2.0, poll_s: float = 0.05):
+                 write_timeout: float = 2.0, poll_s: float = 0.05, locate: Callable[[], str] | None = None):
         self.path = path
+        self.locate = locate
         self.baud = baud
         self.owner = owner  # e.g. 'actuator "act-1"', the start of every message
         self.reopen_s = reopen_s
@@ -70,6 +76,7 @@ class StablePort:
         """Open the stable path, retrying until the re-open deadline (wall seconds)."""
         deadline = time.monotonic() + self.reopen_s
         problems = Problems()
+        located = 0.0
         while True:
             try:
                 port = serial.serial_for_url(self.path, self.baud, timeout=self.poll_s, **self._write_timeout())
@@ -77,6 +84,9 @@ class StablePort:
                 break
             except (serial.SerialException, OSError) as e:
                 problems.add(str(e))
+            if self.locate is not None and time.monotonic() - located >= LOCATE_EVERY_S:
+                located = time.monotonic()
+                self._relocate(problems)
             if time.monotonic() >= deadline:
                 hint = ("is ser2net (the exporter) up on that host?" if self.is_url
                         else f"unplugged? check the USB cable and `ls -l {self.path}`")
@@ -86,6 +96,17 @@ class StablePort:
         self.serial, self._buf = port, b""
         self.opens += 1
         self.device = self.path if self.is_url else os.path.realpath(self.path)
+
+    def _relocate(self, problems: Problems) -> None:
+        """Ask ``locate`` where the port is now; a new answer is opened next (and said)."""
+        try:
+            where = self.locate()
+        except Exception as e:  # noqa: BLE001 - any failure to look is one more problem to report
+            problems.add(f"cannot look up where the port is now ({e})")
+            return
+        if where != self.path:
+            problems.add(f"the port moved from {self.path} to {where}")
+            self.path = where
 
     @property
     def is_url(self) -> bool:
