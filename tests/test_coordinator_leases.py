@@ -299,17 +299,11 @@ def test_a_waiter_of_higher_priority_is_served_before_older_ones(coord):
 def test_a_priority_without_a_coordinator_is_refused_naming_the_option(tmp_path):
     from dataclasses import replace
 
-    from rig.lab.inventory import LabError, parse_lab
+    from lab_dicts import lab as lab_dict
+    from rig.lab.inventory import LabError
     from rig.lab.lease_backend import Holding
 
-    (tmp_path / "signatures.toml").write_text('[product]\nname="x"\nsubsystems=["com.x"]\n')
-    lab = parse_lab({
-        "lab": {"name": "rack-a"},
-        "extension": {"name": "X", "subsystem": "com.x", "signatures": "signatures.toml"},
-        "actuator": [{"name": "act-1", "port": "/dev/ttyUSB0"}],
-        "mac": [{"name": "mbp-01", "host": "mbp-01.lab", "user": "rig", "known_hosts": "kh",
-                 "actuator": "act-1", "channel": 1}],
-    }, tmp_path / "lab.toml")
+    lab = lab_dict(tmp_path)
     with pytest.raises(LabError, match=r"--lease-priority.*keep no queue: name the coordinator"):
         Holding(replace(lab, lease_priority=5.0), list(lab.macs.values()), "run-1", 60.0)
     held = Holding(lab, list(lab.macs.values()), "run-1", 60.0)   # the default needs no queue

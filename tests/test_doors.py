@@ -5,7 +5,8 @@ import dataclasses
 
 import pytest
 
-from rig.drive.actuator import ActuatorError, RigV1Actuator
+from rig.drive.actuator import ActuatorError
+from rig.drive.actuators.rig_v1 import RigV1Actuator
 from rig.drive.actuator_protocol import Request
 from rig.lab.inventory import load_lab
 from rig.drive.ssh import HostKeyError, SSHSession, Unreachable

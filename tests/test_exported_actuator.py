@@ -14,6 +14,7 @@ from rig.lab.coordinator import CoordinatorError, CoordinatorLeases
 from rig.lab.exported import place_spec
 from rig.lab.inventory import LabError, load_lab
 from rig.twin.serve import MacSpec, TwinConfig
+from lab_dicts import lab as lab_dict
 from tests.labgrid_peers import Coordinator, Exporter, labgrid_client
 from twin_runs import assert_matches_truth, run_night
 
@@ -161,20 +162,6 @@ def test_bench_requests_and_doctor_reach_the_board_through_its_place(coord, tmp_
             exporter.stop()
 
 
-def _bench_lab(tmp_path, coord, port: str):
-    """A lab file's worth of one Mac whose actuator is found through ``port`` (a place)."""
-    from rig.lab.inventory import parse_lab
-
-    (tmp_path / "signatures.toml").write_text('[product]\nname="x"\nsubsystems=["com.x"]\n')
-    return parse_lab({
-        "lab": {"name": "rack-a", "coordinator": coord.address},
-        "extension": {"name": "X", "subsystem": "com.x", "signatures": "signatures.toml"},
-        "actuator": [{"name": "act-1", "port": port, "timeout_s": 1.0, "reopen_s": 20.0}],
-        "mac": [{"name": "mbp-01", "host": "mbp-01.lab", "user": "rig", "known_hosts": "kh",
-                 "actuator": "act-1", "channel": 1}],
-    }, tmp_path / "lab.toml")
-
-
 def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp_path):
     """The exporter's host reboots (or its service restarts) while a run holds the place: the
     new ser2net listens on another TCP port, the old one refuses, and the open actuator asks the
@@ -189,7 +176,8 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
     board = MicroPythonBoard(tmp_path / "board").plug()
     exporter = _export_board(coord, tmp_path, board.link, "rig-bench")
     ctl = CoordinatorLeases(coord.address, "ctl-a/ci")
-    lab = _bench_lab(tmp_path, coord, "place:rig-bench")
+    lab = lab_dict(tmp_path, lab__coordinator=coord.address, actuator__port="place:rig-bench",
+                   actuator__timeout_s=1.0, actuator__reopen_s=20.0)
     held = socket.socket()
     d = None
     try:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from peers import OpenSSHDoor, lab_with_mac_at, shared_dir
-from rig.drive.actuator import RigV1Actuator
+from rig.drive.actuators.rig_v1 import RigV1Actuator
 from rig.runner.collect import REMOTE_UNIFIED, log_show_argv, unified_to_file_line
 from rig.journal import cycles_from_journal, read_journal
 from rig.lab.inventory import load_lab

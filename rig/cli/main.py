@@ -70,12 +70,8 @@ def main() -> None:
 def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume, scale, seed, hang_limit, retries, until_settled,
         max_cycles, twin_profile, quiet, coordinator, wait_lease, lease_priority) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
-    from dataclasses import replace
-
     from rig.runner.plan import Plan
     from rig.score.gates import Gate
-    from rig.lab.inventory import LabError, load_lab
-    from rig.lab.lease_backend import why_not_holdable
     from rig.runner.run import parse_duration, start_run
     from rig.run_folder import RunFolder
     from rig.score.suites import SUITES
@@ -103,17 +99,8 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
         raise click.UsageError("--twin-profile is for the twin: a lab file's Macs are real")
     folder = None
     try:
-        try:
-            lab = load_lab(lab_path)
-            lab = replace(lab, coordinator=coordinator or lab.coordinator, lease_wait_s=wait_lease,
-                          lease_priority=lease_priority)
-            wanted = list(meta["macs"]) if meta else [m for m in macs.split(",") if m]
-            selected = lab.select(wanted)
-            unholdable = why_not_holdable(lab, selected)
-            if unholdable:
-                raise LabError(unholdable)
-        except LabError as e:
-            raise click.ClickException(str(e))
+        lab, selected = _lab_for_run(lab_path, list(meta["macs"]) if meta else [m for m in macs.split(",") if m],
+                                     coordinator, wait_lease, lease_priority)
         if meta:
             plan = Plan(**meta["plan"], gates=[Gate.from_dict(g) for g in meta["gates"]])
             folder = RunFolder(resume)
@@ -152,6 +139,26 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
         if folder_error is not None:
             sys.exit(EXIT_DISK)
     sys.exit(EXIT_INTERRUPTED if stop.is_set() else exit_code(scores))
+
+
+def _lab_for_run(lab_path: Path, wanted: list[str], coordinator: str | None, wait_s: float, prio: float):
+    """The lab a run drives, with its lease options, and the Macs it selected: a lab that cannot
+    be used as asked is an error now, before a run folder is made that would stay empty."""
+    from dataclasses import replace
+
+    from rig.lab.inventory import LabError, load_lab
+    from rig.lab.lease_backend import why_not_holdable
+
+    try:
+        lab = load_lab(lab_path)
+        lab = replace(lab, coordinator=coordinator or lab.coordinator, lease_wait_s=wait_s, lease_priority=prio)
+        selected = lab.select(wanted)
+        unholdable = why_not_holdable(lab, selected)
+        if unholdable:
+            raise LabError(unholdable)
+    except LabError as e:
+        raise click.ClickException(str(e))
+    return lab, selected
 
 
 def start_twin(build: str, scale: float, seed: int, profile: Path | None = None):
