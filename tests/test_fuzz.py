@@ -36,7 +36,7 @@ from rig.drive.actuator_protocol import Reply, Request, find_reply, parse_reply
 from rig.drive.probe import parse_probe
 from rig.events import Kind
 from rig.frame import to_frame
-from rig.journal import Rec, cycles_from_journal, read_journal, repair_tail
+from rig.journal import cycles_from_journal, read_journal, repair_tail
 from rig.parse.gateway_log import parse_gateway
 from rig.parse.pmset import parse_pmset
 from rig.parse.signatures import load_signatures

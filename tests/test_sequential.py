@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from rig.cli.main import main
-from rig.outcomes import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, exit_code
+from rig.outcomes import EXIT_FAIL, EXIT_INCONCLUSIVE, exit_code
 from rig.score.sequential import Hypothesis, boundaries, lab_hours, settle
 from rig.score.suites import FALSE_ALERTS_PER_WAKE, SLOW_WAKES, hypotheses
 from tests.batch_nights import batch_run

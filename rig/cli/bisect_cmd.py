@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from rig.cli.options import DURATION
+
 
 @click.command("bisect")
 @click.option("--builds", required=True,
@@ -17,7 +19,7 @@ import click
               help="lab.toml of a real rack (default: the embedded twin lab)")
 @click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
 @click.option("--cycles", default=2, show_default=True, type=click.IntRange(1), help="cycles per step")
-@click.option("--dwell", default="45m", show_default=True, help="sleep per cycle")
+@click.option("--dwell", "dwell_s", type=DURATION, default="45m", show_default=True, help="sleep per cycle")
 @click.option("--until-settled", is_flag=True, help="each step stops when its sequential test settles")
 @click.option("--max-cycles", default=12, show_default=True, type=click.IntRange(1),
               help="with --until-settled: the most cycles a Mac runs per step")
@@ -26,7 +28,7 @@ import click
               help="where the steps' run folders and the bisect summary land (default: ./reports)")
 @click.option("--scale", default=200.0, show_default=True, help="twin only: virtual seconds per wall second")
 @click.option("--seed", default=1, show_default=True, help="twin only: random seed of the simulated lab")
-def bisect(builds, suite, lab_path, macs, cycles, dwell, until_settled, max_cycles, trust_ends, reports,
+def bisect(builds, suite, lab_path, macs, cycles, dwell_s, until_settled, max_cycles, trust_ends, reports,
            scale, seed) -> None:
     """Find the first bad build in BUILDS: install and test midpoints, each step a run folder;
     the last line printed is "first bad build: Bk"."""
@@ -37,17 +39,12 @@ def bisect(builds, suite, lab_path, macs, cycles, dwell, until_settled, max_cycl
     from rig.runner.bisect import search
     from rig.runner.bisect_steps import BuildJudge
     from rig.runner.plan import Plan
-    from rig.runner.run import parse_duration
     from rig.score.suites import SUITES
     from rig.timestamps import utc_seconds
 
     names = [b.strip() for b in builds.split(",") if b.strip()]
     if suite not in SUITES:
         raise click.BadParameter(f"unknown suite {suite!r} (known: {', '.join(SUITES)})", param_hint="--suite")
-    try:
-        dwell_s = parse_duration(dwell)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--dwell")
     twin = None
     if lab_path is None:
         if not all(n.startswith("twin:") for n in names):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from rig.cli.options import dark_wake_every
+from rig.cli.options import DURATION, dark_wake_every
 
 @click.command("compare")
 @click.argument("base")
@@ -31,13 +31,14 @@ from rig.cli.options import dark_wake_every
 @click.option("--lab", "lab_path", type=click.Path(dir_okay=False, path_type=Path),
               help="with --until-settled: lab.toml of a real rack (default: the embedded twin lab)")
 @click.option("--macs", default="", help="with --until-settled: Mac names or tags (default: all)")
-@click.option("--dwell", default="45m", show_default=True, help="with --until-settled: sleep per cycle")
+@click.option("--dwell", "dwell_s", type=DURATION, default="45m", show_default=True,
+              help="with --until-settled: sleep per cycle")
 @dark_wake_every
 @click.option("--reports", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="with --until-settled: where the two run folders land (default: the lab's, else ./reports)")
 @click.option("--scale", default=200.0, show_default=True, help="twin only: virtual seconds per wall second")
 @click.option("--seed", default=1, show_default=True, help="twin only: random seed of the simulated lab")
-def compare(base, cand, out_dir, until_settled, max_rounds, ratio, suite, lab_path, macs, dwell, dark_wake_every_s,
+def compare(base, cand, out_dir, until_settled, max_rounds, ratio, suite, lab_path, macs, dwell_s, dark_wake_every_s,
             reports, scale, seed) -> None:
     """Is CAND better or worse than BASE? Two run folders, or with --until-settled two builds
     run interleaved on the same Macs. Each metric's change, 95 % interval, test and words
@@ -47,7 +48,7 @@ def compare(base, cand, out_dir, until_settled, max_rounds, ratio, suite, lab_pa
     settled, interrupted = None, False
     if until_settled:
         base_run, cand_run, settled, interrupted = _interleave(base, cand, max_rounds, ratio, suite, lab_path, macs,
-                                                               dwell, dark_wake_every_s, reports, scale, seed)
+                                                               dwell_s, dark_wake_every_s, reports, scale, seed)
     else:
         base_run, cand_run = (_run_dir(v, n) for v, n in ((base, "BASE"), (cand, "CAND")))
     c = _write_pages(base_run, cand_run, out_dir, settled)
@@ -89,13 +90,13 @@ def _write_pages(base_run: Path, cand_run: Path, out_dir, settled):
     return c
 
 
-def _interleave(base, cand, max_rounds, ratio, suite, lab_path, macs, dwell, dark_wake_every_s, reports, scale, seed):
+def _interleave(base, cand, max_rounds, ratio, suite, lab_path, macs, dwell_s, dark_wake_every_s, reports, scale,
+                seed):
     """Run both builds, a cycle of each per round, until settled
     -> (base run, candidate run, the test's summary, interrupted?)."""
     from rig.cli.main import load_selected, start_twin, stop_on_ctrl_c
     from rig.runner.compare_run import run_interleaved
     from rig.runner.plan import Plan
-    from rig.runner.run import parse_duration
     from rig.score.suites import SUITES, hypotheses
 
     if base == cand:
@@ -104,10 +105,6 @@ def _interleave(base, cand, max_rounds, ratio, suite, lab_path, macs, dwell, dar
         known = ", ".join(s for s in SUITES if hypotheses(s))
         raise click.BadParameter(f"suite {suite!r} has no sequential hypotheses (those that do: {known})",
                                  param_hint="--suite")
-    try:
-        dwell_s = parse_duration(dwell)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--dwell")
     twin_builds = base.startswith("twin:") and cand.startswith("twin:")
     twin, res = None, None
     if lab_path is None:

@@ -15,7 +15,7 @@ import click
 
 from rig import __version__
 from rig.cli.lazy import LazyGroup
-from rig.cli.options import dark_wake_every
+from rig.cli.options import DURATION, dark_wake_every
 
 
 def _fmt_cycle(rec: dict, total: int) -> str:
@@ -43,7 +43,7 @@ def main() -> None:
 @click.option("--build", default="twin:naive", show_default=True,
               help="build under test; on the twin, twin:MODEL picks the extension model")
 @click.option("--cycles", default=2, show_default=True, type=click.IntRange(1))
-@click.option("--dwell", default="45m", show_default=True, help="sleep per cycle (45m, 2h, 90s)")
+@click.option("--dwell", "dwell_s", type=DURATION, default="45m", show_default=True, help="sleep per cycle (45m, 2h, 90s)")
 @dark_wake_every
 @click.option("--macs", default="", help="comma-separated Mac names or tags (default: all)")
 @click.option("--reports", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -67,12 +67,12 @@ def main() -> None:
 @click.option("--wait-lease", default=0.0, show_default=True, help="seconds to wait for a Mac another run holds")
 @click.option("--lease-priority", default=0.0, show_default=True,
               help="with a coordinator: rank among runs waiting for a Mac (higher goes first)")
-def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume, scale, seed, hang_limit, retries, until_settled,
+def run(lab_path, build, cycles, dwell_s, dark_wake_every_s, macs, reports, resume, scale, seed, hang_limit, retries, until_settled,
         max_cycles, twin_profile, quiet, coordinator, wait_lease, lease_priority) -> None:
     """Run sleep/wake cycles and write a run folder with a report."""
     from rig.runner.plan import Plan
     from rig.score.gates import Gate
-    from rig.runner.run import parse_duration, start_run
+    from rig.runner.run import start_run
     from rig.run_folder import RunFolder
     from rig.score.suites import SUITES
 
@@ -88,10 +88,6 @@ def run(lab_path, build, cycles, dwell, dark_wake_every_s, macs, reports, resume
         build, cycles = meta["build"], meta["plan"]["cycles"]
         if lab_path is None and not meta["lab"].get("virtual"):
             raise click.UsageError(f"{resume} ran on lab {meta['lab']['name']!r}: give its lab file with --lab")
-    try:
-        dwell_s = parse_duration(dwell)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--dwell")
     twin = None
     if lab_path is None:
         twin, lab_path = start_twin(build, scale, seed, twin_profile)
@@ -347,11 +343,11 @@ def twin() -> None:
 @click.option("--nights", default=1, show_default=True, type=click.IntRange(1), help="nights per Mac")
 @click.option("--macs", "n_macs", default=1, show_default=True, type=click.IntRange(1), help="Macs in the lab")
 @click.option("--cycles-per-night", default=8, show_default=True, type=click.IntRange(1))
-@click.option("--dwell", default="1h", show_default=True, help="sleep per cycle (45m, 1h, 90s)")
+@click.option("--dwell", "dwell_s", type=DURATION, default="1h", show_default=True, help="sleep per cycle (45m, 1h, 90s)")
 @dark_wake_every
 @click.option("--dpd-timeout", default=30, show_default=True, type=click.IntRange(1),
               help="the gateway's DPD setting in seconds (a silent session is torn down after 3x this)")
-@click.option("--dark-wake-interval", default="15m", show_default=True,
+@click.option("--dark-wake-interval", "interval_s", type=DURATION, default="15m", show_default=True,
               help="mean time between maintenance dark wakes (15m, 900s)")
 @click.option("--network-change", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="chance that a wake from sleep finds the Mac on another network")
@@ -365,25 +361,16 @@ def twin() -> None:
               help="stop each Mac once the suite's sequential test settles (nights x cycles are the most)")
 @click.option("--max-cycles", default=0, type=click.IntRange(0),
               help="the most cycles per Mac (default: nights x cycles per night)")
-def twin_simulate(model, nights, n_macs, cycles_per_night, dwell, dark_wake_every_s, dpd_timeout, dark_wake_interval, network_change,
+def twin_simulate(model, nights, n_macs, cycles_per_night, dwell_s, dark_wake_every_s, dpd_timeout, interval_s, network_change,
                   seed, profile, out, score, until_settled, max_cycles) -> None:
     """Run Mac-nights on virtual time, as fast as the CPU allows; write a run folder the rig
     scores unchanged (rig score RUN), and the twin's ground truth next to it."""
     import time
 
-    from rig.runner.run import parse_duration
     from rig.twin.serve import TwinConfig
     from rig.twin.simulate import SimPlan, fleet, simulate
 
     model = model.split(":", 1)[1] if model.startswith("twin:") else model
-    try:
-        dwell_s = parse_duration(dwell)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--dwell")
-    try:
-        interval_s = parse_duration(dark_wake_interval)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--dark-wake-interval")
     macs = fleet(n_macs)
     for m in macs:
         m.network_change = network_change

@@ -10,13 +10,12 @@ from __future__ import annotations
 import click
 
 
-class Interval(click.ParamType):
-    """A duration of at least ``minimum`` seconds, or 0 (none), as float seconds."""
+class Duration(click.ParamType):
+    """A duration as the dwell is written (``45m``, ``90s``, ``1h30m``), as float seconds: every
+    command's ``--dwell`` (and ``--dark-wake-interval``) is checked here, where it enters, and a
+    bad one is click's usual error naming the option."""
 
     name = "duration"
-
-    def __init__(self, minimum: float):
-        self.minimum = minimum
 
     def convert(self, value, param, ctx) -> float:
         from rig.runner.run import parse_duration
@@ -24,9 +23,22 @@ class Interval(click.ParamType):
         if isinstance(value, (int, float)):
             return float(value)
         try:
-            seconds = parse_duration(str(value))
+            return parse_duration(str(value))
         except ValueError as e:
             self.fail(str(e), param, ctx)
+
+
+DURATION = Duration()
+
+
+class Interval(Duration):
+    """A duration of at least ``minimum`` seconds, or 0 (none), as float seconds."""
+
+    def __init__(self, minimum: float):
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx) -> float:
+        seconds = super().convert(value, param, ctx)
         if 0 < seconds < self.minimum or seconds < 0:
             self.fail(f"{value}: at least {self.minimum:g}s, or 0 for none", param, ctx)
         return seconds

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from rig.cli.options import DURATION
+
 
 @click.command("calibrate")
 @click.argument("runs", nargs=-1, type=click.Path(file_okay=False, exists=True, path_type=Path))
@@ -54,20 +56,18 @@ def calibrate(runs, pmset_files, out, min_samples) -> None:
 @click.option("--macs", default=2, show_default=True, type=click.IntRange(1))
 @click.option("--nights", default=2, show_default=True, type=click.IntRange(1))
 @click.option("--cycles-per-night", default=8, show_default=True, type=click.IntRange(1))
-@click.option("--dwell", default="1h", show_default=True)
+@click.option("--dwell", "dwell_s", type=DURATION, default="1h", show_default=True)
 @click.option("--seed", default=1, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/whatif"),
               show_default=True, help="where whatif.html, whatif.md and the cells' run folders go")
-def whatif(profile_path, varies, build, macs, nights, cycles_per_night, dwell, seed, out) -> None:
+def whatif(profile_path, varies, build, macs, nights, cycles_per_night, dwell_s, seed, out) -> None:
     """What a change to the gateway or the Macs would do, on this lab's profile: a table and a
     chart per Mac-night, every cell scored by the rig and checked against the twin's truth."""
-    from rig.runner.run import parse_duration
     from rig.twin import profile, whatif as w
 
     try:
         specs = [w.parse_vary(v) for v in varies]
         prof = profile.load(profile_path)
-        dwell_s = parse_duration(dwell)
     except ValueError as e:
         raise click.BadParameter(str(e))
     if len(specs) > 2:
