@@ -138,22 +138,18 @@ def run(lab_path, build, cycles, dwell_s, dark_wake_every_s, macs, reports, resu
 
 
 def _lab_for_run(lab_path: Path, wanted: list[str], coordinator: str | None, wait_s: float, prio: float):
-    """The lab a run drives, with its lease options, and the Macs it selected: a lab that cannot
-    be used as asked is an error now, before a run folder is made that would stay empty."""
+    """The lab a run drives, with its lease options, and the Macs it selected (:func:`load_selected`):
+    a lab that cannot be held as asked is an error now, before a run folder is made that would
+    stay empty."""
     from dataclasses import replace
 
-    from rig.lab.inventory import LabError, load_lab
     from rig.lab.lease_backend import why_not_holdable
 
-    try:
-        lab = load_lab(lab_path)
-        lab = replace(lab, coordinator=coordinator or lab.coordinator, lease_wait_s=wait_s, lease_priority=prio)
-        selected = lab.select(wanted)
-        unholdable = why_not_holdable(lab, selected)
-        if unholdable:
-            raise LabError(unholdable)
-    except LabError as e:
-        raise click.ClickException(str(e))
+    lab, selected = load_selected(lab_path, ",".join(wanted))
+    lab = replace(lab, coordinator=coordinator or lab.coordinator, lease_wait_s=wait_s, lease_priority=prio)
+    unholdable = why_not_holdable(lab, selected)
+    if unholdable:
+        raise click.ClickException(unholdable)
     return lab, selected
 
 
