@@ -22,8 +22,11 @@ and counted as a duplicate.
 Why this module exists apart from the parsers and the DataFrame: a night's unified log is about
 a gigabyte. The file is never read whole: it is streamed through
 :func:`~rig.parse.unified_log.parse_unified_stream` in 1 MB reads into one reused buffer (memory
-stays flat, and the buffer stays in the CPU's cache), in one process. Rows are written with the
-csv module and orjson, so the command never imports pandas (~0.6 s of start-up on its own).
+stays flat, and the buffer stays in the CPU's cache), in one process and on one thread: a reader
+thread filling a ring of blocks for the search made the scan 1.9x slower on a 2-core VM, the
+blocks it wrote being slow to search from the other core (``benchmarks/reader_thread.py``).
+Rows are written with the csv module and orjson, so the command never imports pandas (~0.6 s
+of start-up on its own).
 ``benchmarks/ingest.py`` measures it against the time of merely reading the file and against
 library engines (duckdb, polars, pyarrow, pandas).
 """

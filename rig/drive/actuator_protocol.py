@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rigfw.protocol import ERR_BAD, ERR_BUSY, ERR_CHANNEL, ERR_HARDWARE, PROTOCOL
+# PROTOCOL is re-exported: the controller's backends check a board's version against it
+from rigfw.protocol import ERR_BAD, ERR_BUSY, ERR_CHANNEL, ERR_HARDWARE, PROTOCOL  # noqa: F401
 
 ERR_CODES = {ERR_BAD: "bad request", ERR_CHANNEL: "no such channel", ERR_BUSY: "busy",
              ERR_HARDWARE: "hardware fault"}
