@@ -56,6 +56,7 @@ def test_a_twin_night_drives_its_actuator_through_the_exported_port(coord, tmp_p
     meta = json.loads((night.run_dir / "run.json").read_text())
     (url,) = meta["actuator_ports"].values()
     assert url.startswith("rfc2217://127.0.0.1:") and url.endswith("?ign_set_control"), url
+    assert "actuator_port_moves" not in meta    # the exporter kept its port all night
     records = [json.loads(x) for x in (night.run_dir / "journal.jsonl").read_text().splitlines() if x.strip()]
     acts = [r for r in records if r.get("type") == "action"]
     assert [r["kind"] for r in acts] == ["act_lid_close", "act_lid_open"] * 2, acts
@@ -170,7 +171,7 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
 
     from rig.drive.actuators.rig_v1 import RigV1Actuator
     from rig.lab.clock import SystemClock
-    from rig.lab.exported import resolve
+    from rig.lab.exported import port_moves, resolve
     from rig.twin.board_door import MicroPythonBoard
 
     board = MicroPythonBoard(tmp_path / "board").plug()
@@ -186,6 +187,7 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
         d = RigV1Actuator(resolved.actuators["act-1"], SystemClock()).open()
         assert d.ask("PING").reply.ok
         old = urls["act-1"]
+        assert port_moves(resolved) == {}
         exporter.stop()
         # the old port stays taken (bound, not listening: it refuses), so the new ser2net cannot
         # land on it by chance and the move is real
@@ -196,6 +198,8 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
         assert action.reply.ok and action.attempts > 1
         assert d.port.path != old and d.port.path == ctl.serial_url("rig-bench"), (old, d.port.path)
         assert any(f"re-opened {d.port.path}" in n for n in action.notes), action.notes
+        # what run.json records: every port the actuator was given, in order
+        assert port_moves(resolved) == {"act-1": [old, d.port.path]}
     finally:
         if d is not None:
             d.close()

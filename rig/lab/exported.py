@@ -8,7 +8,10 @@ it has acquired that place, turning the actuator's port into pyserial's ``rfc221
 ``socket://``) URL. From then on the actuator is an ordinary remote port: protocol v1 unchanged,
 the same retries, the same re-open when the link drops; a re-open that fails asks the
 coordinator again (at most once a second), so an exporter restarted mid-run, which publishes a
-new TCP port for the same place, is found again within the actuator's ``reopen_s``.
+new TCP port for the same place, is found again within the actuator's ``reopen_s``. Every port
+a run was given for an actuator is kept (:class:`Locator`) and written to ``run.json``
+(``actuator_port_moves``, beside the first one in ``actuator_ports``), so a run's provenance
+names each port its commands went through, not only the first.
 
 A board's place may be a Mac's own place (one board per Mac) or a place of its own (one board
 wired to several Macs): the run acquires it like a Mac's, so two controllers never drive one
@@ -17,9 +20,9 @@ board at once.
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import partial
 
 PREFIX = "place:"
 _SPEC = re.compile(r"place:([A-Za-z0-9_.+-]+)(?:/([A-Za-z0-9_.+-]+))?")
@@ -70,8 +73,36 @@ def resolve(lab, macs, coord):
         spec = place_spec(act.port) if act else None
         if spec and act.name not in found:
             found[act.name] = coord.serial_url(*spec)
-            acts[act.name] = replace(act, port=found[act.name], locate=partial(coord.serial_url, *spec, timeout_s=0.0))
+            acts[act.name] = replace(act, port=found[act.name], locate=Locator(coord, spec, found[act.name]))
     return (replace(lab, actuators=acts) if found else lab), found
+
+
+class Locator:
+    """Where a place's serial port is now (an actuator's ``locate``), asked of the coordinator
+    without waiting; remembers every URL it was given, in order, from the one the run began
+    with. One actuator may serve several Macs, each driven from its own thread: hence the lock."""
+
+    def __init__(self, coord, spec: tuple[str, str], first: str):
+        self._coord, self._spec = coord, spec
+        self._lock = threading.Lock()
+        self.urls = [first]
+
+    def __call__(self) -> str:
+        url = self._coord.serial_url(*self._spec, timeout_s=0.0)
+        with self._lock:
+            if url != self.urls[-1]:
+                self.urls.append(url)
+        return url
+
+
+def port_moves(lab) -> dict[str, list[str]]:
+    """``{actuator: [first url, next, …]}`` of the actuators of ``lab`` whose place's port moved."""
+    out = {}
+    for name, act in lab.actuators.items():
+        if isinstance(act.locate, Locator) and len(act.locate.urls) > 1:
+            with act.locate._lock:
+                out[name] = list(act.locate.urls)
+    return out
 
 
 class PlaceError(Exception):

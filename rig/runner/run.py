@@ -16,6 +16,7 @@ from typing import Callable
 from rig import __version__
 from rig.report.rebuild import derive_run
 from rig.score.derive import score_run
+from rig.lab.exported import port_moves
 from rig.lab.lease_backend import Holding, controller_identity
 from rig.runner.cycle import CycleRunner
 from rig.runner.plan import Plan
@@ -170,4 +171,7 @@ def _drive_held(held: Holding, folder: RunFolder, plan: Plan, macs, clock, on_cy
     finally:
         journal.close()
         if writable:
-            folder.update_meta(finished=utc_seconds(clock.now()))
+            meta = {"finished": utc_seconds(clock.now())}
+            if moved := port_moves(lab):   # an exporter restarted mid-run published a new port
+                meta["actuator_port_moves"] = moved
+            folder.update_meta(**meta)
