@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# PROTOCOL is re-exported: the controller's backends check a board's version against it
-from rigfw.protocol import ERR_BAD, ERR_BUSY, ERR_CHANNEL, ERR_HARDWARE, PROTOCOL  # noqa: F401
+from rigfw.protocol import ERR_BAD, ERR_BUSY, ERR_CHANNEL, ERR_HARDWARE
 
 ERR_CODES = {ERR_BAD: "bad request", ERR_CHANNEL: "no such channel", ERR_BUSY: "busy",
              ERR_HARDWARE: "hardware fault"}

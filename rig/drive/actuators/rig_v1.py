@@ -55,7 +55,8 @@ import time
 import serial
 
 from rig.drive.actuator import Action, ActuatorError, Backend, BoardRebooted
-from rig.drive.actuator_protocol import ERR_CODES, PROTOCOL, Reply, Request, find_reply
+from rig.drive.actuator_protocol import ERR_CODES, Reply, Request, find_reply
+from rigfw.protocol import PROTOCOL
 from rig.lab.clock import Clock
 from rig.lab.inventory import Actuator as ActuatorConfig
 from rig.drive.actuators.stable_port import StablePort
