@@ -254,6 +254,27 @@ def engine_steps(path: Path, env: dict) -> dict:
             for name, (module, code) in ENGINES.items() if importlib.util.find_spec(module)}
 
 
+def export(folder: Path, lines: int) -> tuple[Path, dict, str]:
+    """The export of ``lines`` records in ``folder`` (reused if one with its counts is there, else
+    generated), read once into the page cache; its path, its counts, and which of the two."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "unified.ndjson"
+    meta = folder / "unified.counts.json"
+    t = time.perf_counter()
+    counts = json.loads(meta.read_text()) if meta.exists() and path.exists() else {}
+    if counts.get("lines") == lines and counts.get("size") == path.stat().st_size and "powerd" in counts:
+        how = "reused"
+    else:
+        counts = generate(path, lines)
+        counts.update(lines=lines, size=path.stat().st_size)
+        meta.write_text(json.dumps(counts))
+        how = f"generated in {time.perf_counter() - t:.1f} s"
+    with open(path, "rb") as f:           # into the page cache
+        while f.read(1 << 24):
+            pass
+    return path, counts, how
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
@@ -262,32 +283,16 @@ def main() -> None:
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="rig-ingest-")) if args.keep is None else args.keep
-    tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / "unified.ndjson"
-    meta = tmp / "unified.counts.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
     try:
-        t = time.perf_counter()
-        counts = json.loads(meta.read_text()) if meta.exists() and path.exists() else {}
-        if (counts.get("lines") == args.lines and counts.get("size") == path.stat().st_size
-                and "powerd" in counts):
-            how = "reused"
-        else:
-            counts = generate(path, args.lines)
-            counts.update(lines=args.lines, size=path.stat().st_size)
-            meta.write_text(json.dumps(counts))
-            how = f"generated in {time.perf_counter() - t:.1f} s"
+        path, counts, how = export(tmp, args.lines)
         size = path.stat().st_size
         print(f"export: {args.lines + 1:,} lines, {size / 1e6:.0f} MB ({size / (args.lines + 1):.0f} bytes/line), "
               f"{how}")
         print(f"        product records {counts['product']:,} ({counts['product_kinds']:,} of a kind), "
               f"powerd power lines {counts['powerd_power']:,}, other subsystems "
               f"{counts['other']:,} of which {counts['mentions']:,} mention the product")
-        with open(path, "rb") as f:           # into the page cache
-            while f.read(1 << 24):
-                pass
-
         py = sys.executable
         rig = rig_argv() + ["parse", "--source", "unified", "--signatures", str(SIGNATURES), "--host", "mbp-01",
                             str(path)]

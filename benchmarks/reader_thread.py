@@ -27,7 +27,6 @@ threads competing for the machine. Run: ``python benchmarks/reader_thread.py [--
 from __future__ import annotations
 
 import argparse
-import json
 import queue
 import statistics
 import sys
@@ -37,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import PRODUCT, generate  # noqa: E402
+from ingest import PRODUCT, export  # noqa: E402
 
 BLOCK = 1 << 20
 RING = 8
@@ -130,18 +129,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--keep", type=Path, default=None, help="where the export is (or is written and kept)")
     args = ap.parse_args()
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="rig-reader-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "unified.ndjson"
-    meta = folder / "unified.counts.json"
-    counts = json.loads(meta.read_text()) if meta.exists() and path.exists() else {}
-    if counts.get("lines") != args.lines or counts.get("size") != path.stat().st_size:
-        counts = generate(path, args.lines)
-        counts.update(lines=args.lines, size=path.stat().st_size)
-        meta.write_text(json.dumps(counts))   # the layout benchmarks/ingest.py reuses
-    with open(path, "rb") as f:               # into the page cache
-        while f.read(1 << 24):
-            pass
+    path, _, _ = export(args.keep or Path(tempfile.mkdtemp(prefix="rig-reader-")), args.lines)
 
     walls: dict[str, list[float]] = {name: [] for name in STEPS}
     answers: dict[str, set] = {name: set() for name in STEPS}
