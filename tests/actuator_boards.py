@@ -108,6 +108,6 @@ def make(kind: str, folder: Path, brownout=()):
     return (MicroPython if kind == "micropython" else Twin)(folder, brownout).plug()
 
 
-def driver(board, timeout: float = 0.5, retries: int = 2) -> RigV1Actuator:
-    return RigV1Actuator(Actuator("act-1", str(board.link), timeout_s=timeout, reopen_s=5.0), CLOCK,
+def driver(board, timeout: float = 0.5, retries: int = 2, clock=CLOCK) -> RigV1Actuator:
+    return RigV1Actuator(Actuator("act-1", str(board.link), timeout_s=timeout, reopen_s=5.0), clock,
                          retries=retries)

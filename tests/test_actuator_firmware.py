@@ -84,6 +84,26 @@ def test_a_press_is_answered_when_the_button_is_released(boards):
     assert int(quick.reply.fields["at"]) - int(press.reply.fields["at"]) >= 300_000  # at= is when it went down
 
 
+def test_the_boards_own_clock_is_mapped_onto_a_scaled_lab_clock(tmp_path):
+    """The reference firmware stamps ``at=`` in its own wall microseconds (``clock = "rtt"``).
+    On a lab clock running x200 (the twin's), an instant the driver did not calibrate on (a
+    press never recalibrates) is mapped from the last quick exchange with the scale: it lands
+    between the press's send and its reply, not 100 lab seconds early."""
+    from rig.lab.clock import ScaledClock
+
+    board = make("micropython", tmp_path)
+    now = time.time()
+    try:
+        with driver(board, timeout=2.0, clock=ScaledClock(200.0, now, now)) as act:
+            act.lid(1, close=True)      # a quick exchange: where the mapping is anchored
+            time.sleep(0.5)             # 100 lab seconds on the board's 0.5 s
+            press = act.power_press(2, 20)
+    finally:
+        board.unplug()
+    # a lab second is 5 ms of wall time: room for the round trip's jitter, none for a lost scale
+    assert press.sent - 1.0 <= press.at <= press.received + 1.0, (press.sent, press.at, press.received)
+
+
 def test_other_requests_are_served_while_a_press_is_held_and_a_second_press_is_busy(boards):
     board = boards()
     got = lines_out(board, [b"1 PWR 1 PRESS 400\n", b"2 STATUS 2\n", b"3 PWR 1 PRESS 50\n",

@@ -72,6 +72,68 @@ def test_a_twin_night_drives_its_actuator_through_the_exported_port(coord, tmp_p
     assert "exporter" in (tmp_path / "exporter" / "exporter.log").read_text()
 
 
+def _journal_has(reports: Path, kind: str) -> bool:
+    for journal in reports.glob("*/journal.jsonl"):
+        if f'"kind":"{kind}"' in journal.read_text():
+            return True
+    return False
+
+
+def test_an_exporter_restarted_in_the_night_is_followed_and_run_json_names_both_ports(coord, tmp_path):
+    """The host the board is plugged into restarts its exporter while the Mac sleeps: ser2net
+    comes back on another TCP port (the old one is kept taken), the rig's lid open finds it
+    through the coordinator, the night still matches the truth, and run.json says so."""
+    import socket
+    import threading
+
+    from tests.labgrid_peers import wait_for
+
+    exporters, errors, old_port = [], [], socket.socket()
+    old_port.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # past the old link's TIME_WAIT
+
+    def restart_once_the_lid_is_closed(board: Path) -> None:
+        try:
+            assert wait_for(lambda: _journal_has(tmp_path / "reports", "act_lid_close"), 60, 0.05)
+            (meta,) = (tmp_path / "reports").glob("*/run.json")
+            (url,) = json.loads(meta.read_text())["actuator_ports"].values()
+            exporters[0].stop()
+            old_port.bind(("127.0.0.1", int(url.split(":")[2].split("?")[0])))
+            exporters.append(Exporter(coord, tmp_path / "exporter-again", {"rig-act": os.path.realpath(board)}))
+        except BaseException as e:  # noqa: BLE001 - said by the test below
+            errors.append(e)
+
+    def lab_through_the_place(lab_path: Path):
+        exporters.append(_export_board(coord, tmp_path, lab_path.parent / BOARD_LINK, "rig-mbp-01"))
+        threading.Thread(target=restart_once_the_lid_is_closed, args=(lab_path.parent / BOARD_LINK,),
+                         daemon=True).start()
+        lab = load_lab(lab_path)
+        acts = {n: replace(a, port="place:rig-mbp-01", reopen_s=30.0) for n, a in lab.actuators.items()}
+        return replace(lab, coordinator=coord.address, actuators=acts)
+
+    cfg = TwinConfig(build="naive", scale=200.0, macs=[LAPTOP], actuator="micropython")
+    try:
+        # 40 lab minutes of sleep are 12 s here: time for the exporter to come back before the open
+        night = run_night(tmp_path, "naive", cycles=2, dwell_s=40 * 60, twin=cfg, lab_for=lab_through_the_place)
+    finally:
+        for e in exporters:
+            e.stop()
+        old_port.close()
+    assert not errors, errors
+    assert len(exporters) == 2
+    meta = json.loads((night.run_dir / "run.json").read_text())
+    (first,) = meta["actuator_ports"].values()
+    moves = meta["actuator_port_moves"]["act-1"]
+    assert len(moves) == 2 and moves[0] == first and moves[1] != first, moves
+    records = [json.loads(x) for x in (night.run_dir / "journal.jsonl").read_text().splitlines() if x.strip()]
+    acts = [r for r in records if r.get("type") == "action"]
+    assert [r["kind"] for r in acts] == ["act_lid_close", "act_lid_open"] * 2, acts
+    # the first open went through the port the coordinator named after the restart
+    assert acts[1]["attempts"] > 1 and any(f"re-opened {moves[1]}" in n for n in acts[1]["notes"]), acts[1]
+    opens = [r for r in acts if r["kind"] == "act_lid_open"]
+    assert_matches_truth(night, "mbp-01",
+                         ttt_tolerance_s=[(r["received"] - r["sent"]) / 2 + 0.05 for r in opens])
+
+
 def test_the_port_is_found_only_through_a_place_this_controller_holds(coord, tmp_path):
     from rig.twin.board_door import MicroPythonBoard
 

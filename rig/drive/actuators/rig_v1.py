@@ -41,9 +41,10 @@ What it guarantees, and why:
 - **Noise is skipped and reported**: junk bytes before a reply (an adapter glitching at plug-in),
   or a late reply to an earlier id, land in ``Action.notes`` instead of failing the request.
 - **Instants.** The firmware's ``at=`` is its own clock; with ``clock = "lab"`` (the twin) it is
-  the lab's. Otherwise it is mapped with the offset of the last quick exchange (no retry, no
-  press duration: send time + half the round trip against ``at=``), so even a retried request
-  gets the instant the firmware really acted, not the retry's send time.
+  the lab's. Otherwise it is mapped from the last quick exchange (no retry, no press duration:
+  send time + half the round trip against ``at=``), the firmware's seconds being wall seconds
+  (``clock.scale`` lab seconds each: 1 on a real rack, more on a scaled twin), so even a retried
+  request gets the instant the firmware really acted, not the retry's send time.
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ class RigV1Actuator(Backend):
                                write_timeout=self.timeout, locate=cfg.locate)
         # A random start keeps a restarted controller from reusing ids the firmware remembers.
         self._ids = itertools.count(random.randrange(1, 1_000_000) * 1000)
-        self._offset: float | None = None  # controller clock minus firmware clock (seconds)
+        # (controller instant, firmware instant) of the last quick exchange: the mapping's anchor
+        self._anchor: tuple[float, float] | None = None
         self.firmware = ""
         self.channels = 0
         self.boot = ""  # the board's boot id (PING ``boot=``), if its firmware reports one
@@ -258,8 +260,13 @@ class RigV1Actuator(Backend):
         if self.cfg.clock == "lab":
             return fw
         if clean and req.verb != "PWR":
-            self._offset = mid - fw
-        return fw + self._offset if self._offset is not None else mid
+            self._anchor = (mid, fw)
+        if self._anchor is None:
+            return mid
+        # the firmware counts wall seconds (its crystal); the lab's clock runs ``scale`` lab
+        # seconds per wall second (1 on a real rack, where this is a plain offset)
+        ctl, fw0 = self._anchor
+        return ctl + (fw - fw0) * self.clock.scale
 
     # -- verbs --------------------------------------------------------------------------------
     def ask(self, verb: str, channel: int = 0, arg: str = "", ms: int = 0) -> Action:
