@@ -128,7 +128,8 @@ class RigV1Actuator(Backend):
             attempt += 1
             try:
                 if self.port.ensure_open() and attempt > 1:
-                    notes.append(f"re-opened {self.port.path} (now {self.port.device})")
+                    now = f" (now {self.port.device})" if self.port.device != self.port.path else ""
+                    notes.append(f"re-opened {self.port.path}{now}")
             except ActuatorError as e:
                 problems.append(f"attempt {attempt}: {str(e).removeprefix(self.name + ': ')}")
                 break  # the re-open deadline has passed: nothing left to try
