@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from rig.lab.exported import place_spec
 from rig.lab.inventory import LabError, load_lab
 from rig.twin.serve import MacSpec, TwinConfig
 from lab_dicts import lab as lab_dict
+from polling import wait_for
 from tests.labgrid_peers import Coordinator, Exporter, labgrid_client
 from twin_runs import assert_matches_truth, run_night
 
@@ -38,60 +41,63 @@ def _export_board(coord, tmp_path, board_link: Path, place: str) -> Exporter:
     return exporter
 
 
-def test_a_twin_night_drives_its_actuator_through_the_exported_port(coord, tmp_path):
+def _night_through_place(coord, tmp_path: Path, dwell_s: float, then=None, **actuator):
+    """Two cycles of a laptop on the x200 twin whose board the rig reaches only through its
+    place, exported by a real exporter; ``then(board_link, exporters)`` runs in a thread once
+    the board is exported (it may restart the exporter: whatever it appends is stopped too).
+    The night, its ``run.json`` and its action records (two lid closes and opens, checked)."""
     exporters = []
 
     def lab_through_the_place(lab_path: Path):
-        exporters.append(_export_board(coord, tmp_path, lab_path.parent / BOARD_LINK, "rig-mbp-01"))
+        board = lab_path.parent / BOARD_LINK
+        exporters.append(_export_board(coord, tmp_path, board, "rig-mbp-01"))
+        if then is not None:
+            threading.Thread(target=then, args=(board, exporters), daemon=True).start()
         lab = load_lab(lab_path)
-        acts = {n: replace(a, port="place:rig-mbp-01") for n, a in lab.actuators.items()}
+        acts = {n: replace(a, port="place:rig-mbp-01", **actuator) for n, a in lab.actuators.items()}
         return replace(lab, coordinator=coord.address, actuators=acts)
 
     cfg = TwinConfig(build="naive", scale=200.0, macs=[LAPTOP], actuator="micropython")
     try:
-        night = run_night(tmp_path, "naive", cycles=2, dwell_s=20 * 60, twin=cfg, lab_for=lab_through_the_place)
+        night = run_night(tmp_path, "naive", cycles=2, dwell_s=dwell_s, twin=cfg, lab_for=lab_through_the_place)
     finally:
         for e in exporters:
             e.stop()
     meta = json.loads((night.run_dir / "run.json").read_text())
-    (url,) = meta["actuator_ports"].values()
-    assert url.startswith("rfc2217://127.0.0.1:") and url.endswith("?ign_set_control"), url
-    assert "actuator_port_moves" not in meta    # the exporter kept its port all night
     records = [json.loads(x) for x in (night.run_dir / "journal.jsonl").read_text().splitlines() if x.strip()]
     acts = [r for r in records if r.get("type") == "action"]
     assert [r["kind"] for r in acts] == ["act_lid_close", "act_lid_open"] * 2, acts
-    truth = night.truth["macs"]["mbp-01"]
-    # every lid close and open the rig asked for reached the Mac through ser2net and the firmware
-    assert [w["cause"] for w in truth["wake_requests"]].count("lid") >= 2
     # counts exact; time-to-tunnel within what a round-trip-stamped actuator can know: its
     # action happened between send and reply, the rig takes the midpoint (at the twin's 200x a
     # 4 ms round trip through ser2net is 0.8 lab seconds)
     opens = [r for r in acts if r["kind"] == "act_lid_open"]
     assert_matches_truth(night, "mbp-01",
                          ttt_tolerance_s=[(r["received"] - r["sent"]) / 2 + 0.05 for r in opens])
+    return night, meta, acts
+
+
+def test_a_twin_night_drives_its_actuator_through_the_exported_port(coord, tmp_path):
+    night, meta, _ = _night_through_place(coord, tmp_path, dwell_s=20 * 60)
+    (url,) = meta["actuator_ports"].values()
+    assert url.startswith("rfc2217://127.0.0.1:") and url.endswith("?ign_set_control"), url
+    assert "actuator_port_moves" not in meta    # the exporter kept its port all night
+    # every lid close and open the rig asked for reached the Mac through ser2net and the firmware
+    assert [w["cause"] for w in night.truth["macs"]["mbp-01"]["wake_requests"]].count("lid") >= 2
     assert "exporter" in (tmp_path / "exporter" / "exporter.log").read_text()
 
 
 def _journal_has(reports: Path, kind: str) -> bool:
-    for journal in reports.glob("*/journal.jsonl"):
-        if f'"kind":"{kind}"' in journal.read_text():
-            return True
-    return False
+    return any(f'"kind":"{kind}"' in j.read_text() for j in reports.glob("*/journal.jsonl"))
 
 
 def test_an_exporter_restarted_in_the_night_is_followed_and_run_json_names_both_ports(coord, tmp_path):
     """The host the board is plugged into restarts its exporter while the Mac sleeps: ser2net
     comes back on another TCP port (the old one is kept taken), the rig's lid open finds it
     through the coordinator, the night still matches the truth, and run.json says so."""
-    import socket
-    import threading
-
-    from tests.labgrid_peers import wait_for
-
-    exporters, errors, old_port = [], [], socket.socket()
+    errors, old_port = [], socket.socket()
     old_port.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # past the old link's TIME_WAIT
 
-    def restart_once_the_lid_is_closed(board: Path) -> None:
+    def restart_once_the_lid_is_closed(board: Path, exporters: list) -> None:
         try:
             assert wait_for(lambda: _journal_has(tmp_path / "reports", "act_lid_close"), 60, 0.05)
             (meta,) = (tmp_path / "reports").glob("*/run.json")
@@ -102,36 +108,18 @@ def test_an_exporter_restarted_in_the_night_is_followed_and_run_json_names_both_
         except BaseException as e:  # noqa: BLE001 - said by the test below
             errors.append(e)
 
-    def lab_through_the_place(lab_path: Path):
-        exporters.append(_export_board(coord, tmp_path, lab_path.parent / BOARD_LINK, "rig-mbp-01"))
-        threading.Thread(target=restart_once_the_lid_is_closed, args=(lab_path.parent / BOARD_LINK,),
-                         daemon=True).start()
-        lab = load_lab(lab_path)
-        acts = {n: replace(a, port="place:rig-mbp-01", reopen_s=30.0) for n, a in lab.actuators.items()}
-        return replace(lab, coordinator=coord.address, actuators=acts)
-
-    cfg = TwinConfig(build="naive", scale=200.0, macs=[LAPTOP], actuator="micropython")
     try:
         # 40 lab minutes of sleep are 12 s here: time for the exporter to come back before the open
-        night = run_night(tmp_path, "naive", cycles=2, dwell_s=40 * 60, twin=cfg, lab_for=lab_through_the_place)
+        _, meta, acts = _night_through_place(coord, tmp_path, dwell_s=40 * 60, then=restart_once_the_lid_is_closed,
+                                             reopen_s=30.0)
     finally:
-        for e in exporters:
-            e.stop()
         old_port.close()
     assert not errors, errors
-    assert len(exporters) == 2
-    meta = json.loads((night.run_dir / "run.json").read_text())
     (first,) = meta["actuator_ports"].values()
     moves = meta["actuator_port_moves"]["act-1"]
     assert len(moves) == 2 and moves[0] == first and moves[1] != first, moves
-    records = [json.loads(x) for x in (night.run_dir / "journal.jsonl").read_text().splitlines() if x.strip()]
-    acts = [r for r in records if r.get("type") == "action"]
-    assert [r["kind"] for r in acts] == ["act_lid_close", "act_lid_open"] * 2, acts
     # the first open went through the port the coordinator named after the restart
     assert acts[1]["attempts"] > 1 and any(f"re-opened {moves[1]}" in n for n in acts[1]["notes"]), acts[1]
-    opens = [r for r in acts if r["kind"] == "act_lid_open"]
-    assert_matches_truth(night, "mbp-01",
-                         ttt_tolerance_s=[(r["received"] - r["sent"]) / 2 + 0.05 for r in opens])
 
 
 def test_the_port_is_found_only_through_a_place_this_controller_holds(coord, tmp_path):
@@ -229,8 +217,6 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
     """The exporter's host reboots (or its service restarts) while a run holds the place: the
     new ser2net listens on another TCP port, the old one refuses, and the open actuator asks the
     coordinator where the place's port is now instead of failing every cycle until --resume."""
-    import socket
-
     from rig.drive.actuators.rig_v1 import RigV1Actuator
     from rig.lab.clock import SystemClock
     from rig.lab.exported import port_moves, resolve
@@ -274,7 +260,6 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
 def test_a_port_that_cannot_be_looked_up_says_so_when_the_reopen_deadline_passes(tmp_path):
     """No coordinator to ask (it is down too): the error names both the refused port and the
     failed lookups, and comes within the actuator's re-open deadline."""
-    import socket
     import time
 
     from rig.drive.actuator import ActuatorError
