@@ -219,7 +219,7 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
     coordinator where the place's port is now instead of failing every cycle until --resume."""
     from rig.drive.actuators.rig_v1 import RigV1Actuator
     from rig.lab.clock import SystemClock
-    from rig.lab.exported import port_moves, resolve
+    from rig.lab.exported import ports_used, resolve
     from rig.twin.board_door import MicroPythonBoard
 
     board = MicroPythonBoard(tmp_path / "board").plug()
@@ -235,7 +235,7 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
         d = RigV1Actuator(resolved.actuators["act-1"], SystemClock()).open()
         assert d.ask("PING").reply.ok
         old = urls["act-1"]
-        assert port_moves(resolved) == {}
+        assert ports_used(resolved) == {"act-1": [old]}
         exporter.stop()
         # the old port stays taken (bound, not listening: it refuses), so the new ser2net cannot
         # land on it by chance and the move is real
@@ -247,7 +247,7 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
         assert d.port.path != old and d.port.path == ctl.serial_url("rig-bench"), (old, d.port.path)
         assert any(f"re-opened {d.port.path}" in n for n in action.notes), action.notes
         # what run.json records: every port the actuator was given, in order
-        assert port_moves(resolved) == {"act-1": [old, d.port.path]}
+        assert ports_used(resolved) == {"act-1": [old, d.port.path]}
     finally:
         if d is not None:
             d.close()
@@ -255,6 +255,23 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
         ctl.close()
         exporter.stop()
         board.unplug()
+
+
+def test_run_json_keeps_the_first_port_and_every_move_across_a_resume():
+    from rig.lab.exported import merge_ports
+
+    first = merge_ports({}, {"act-1": ["rfc2217://h:4001"]})
+    assert first == {"actuator_ports": {"act-1": "rfc2217://h:4001"}}     # no move, no moves key
+    moved = merge_ports(first, {"act-1": ["rfc2217://h:4001", "rfc2217://h:4002"]})
+    assert moved["actuator_port_moves"] == {"act-1": ["rfc2217://h:4001", "rfc2217://h:4002"]}
+    # --resume: the new segment starts where the exporter is now and moves once more
+    resumed = merge_ports(moved, {"act-1": ["rfc2217://h:4002", "rfc2217://h:4001"], "act-2": ["socket://g:7"]})
+    assert resumed["actuator_ports"] == {"act-1": "rfc2217://h:4001", "act-2": "socket://g:7"}
+    assert resumed["actuator_port_moves"] == {
+        "act-1": ["rfc2217://h:4001", "rfc2217://h:4002", "rfc2217://h:4001"]}
+    # a resumed segment that began on another port than the first segment ended on: a move too
+    assert merge_ports(first, {"act-1": ["rfc2217://h:4009"]})["actuator_port_moves"] == {
+        "act-1": ["rfc2217://h:4001", "rfc2217://h:4009"]}
 
 
 def test_a_port_that_cannot_be_looked_up_says_so_when_the_reopen_deadline_passes(tmp_path):

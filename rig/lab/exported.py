@@ -95,14 +95,31 @@ class Locator:
         return url
 
 
-def port_moves(lab) -> dict[str, list[str]]:
-    """``{actuator: [first url, next, …]}`` of the actuators of ``lab`` whose place's port moved."""
+def ports_used(lab) -> dict[str, list[str]]:
+    """``{actuator: [first url, next, …]}``: every port each place-found actuator of ``lab`` was given."""
     out = {}
     for name, act in lab.actuators.items():
-        if isinstance(act.locate, Locator) and len(act.locate.urls) > 1:
+        if isinstance(act.locate, Locator):
             with act.locate._lock:
                 out[name] = list(act.locate.urls)
     return out
+
+
+def merge_ports(meta: dict, used: dict[str, list[str]]) -> dict:
+    """``run.json``'s ``actuator_ports`` (the first URL each actuator had in this run folder, kept
+    across ``--resume``) and ``actuator_port_moves`` (every URL in order, only for an actuator
+    that had more than one), with the ports ``used`` since added."""
+    first = dict(meta.get("actuator_ports", {}))
+    moves = {a: list(v) for a, v in meta.get("actuator_port_moves", {}).items()}
+    for act, urls in used.items():
+        seen = moves.get(act) or ([first[act]] if act in first else [])
+        for url in urls:
+            if not seen or seen[-1] != url:
+                seen.append(url)
+        first.setdefault(act, seen[0])
+        if len(seen) > 1:
+            moves[act] = seen
+    return {"actuator_ports": first, **({"actuator_port_moves": moves} if moves else {})}
 
 
 class PlaceError(Exception):

@@ -16,7 +16,7 @@ from typing import Callable
 from rig import __version__
 from rig.report.rebuild import derive_run
 from rig.score.derive import score_run
-from rig.lab.exported import port_moves
+from rig.lab.exported import merge_ports, ports_used
 from rig.lab.lease_backend import Holding, controller_identity
 from rig.runner.cycle import CycleRunner
 from rig.runner.plan import Plan
@@ -144,7 +144,7 @@ def _drive_held(held: Holding, folder: RunFolder, plan: Plan, macs, clock, on_cy
     """The cycles of :func:`drive` while its leases are held."""
     lab = held.lab   # an actuator found through its place now has its exported port's URL
     if held.exported:
-        folder.update_meta(actuator_ports=held.exported)
+        folder.update_meta(**merge_ports(folder.meta(), ports_used(lab)))
     monitor = SettledMonitor(folder.meta()) if plan.until_settled else None
 
     def cycle_done(rec: dict) -> None:
@@ -171,7 +171,6 @@ def _drive_held(held: Holding, folder: RunFolder, plan: Plan, macs, clock, on_cy
     finally:
         journal.close()
         if writable:
-            meta = {"finished": utc_seconds(clock.now())}
-            if moved := port_moves(lab):   # an exporter restarted mid-run published a new port
-                meta["actuator_port_moves"] = moved
-            folder.update_meta(**meta)
+            ports = ports_used(lab)   # an exporter restarted mid-run published a new port
+            folder.update_meta(finished=utc_seconds(clock.now()),
+                               **(merge_ports(folder.meta(), ports) if ports else {}))
