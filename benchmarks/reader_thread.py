@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import shutil
 import statistics
 import sys
 import tempfile
@@ -106,7 +107,7 @@ def reader_thread(path: Path, private: bool = False) -> int:
             t.start()
             while (item := full.get()) is not None:
                 buf, n = item
-                hits += search(own, min(n, BLOCK)) if private else search(buf, n)
+                hits += search(own, n) if private else search(buf, n)
                 free.put(buf)
             t.join()
     finally:
@@ -129,18 +130,25 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--keep", type=Path, default=None, help="where the export is (or is written and kept)")
     args = ap.parse_args()
-    path, _, _ = export(args.keep or Path(tempfile.mkdtemp(prefix="rig-reader-")), args.lines)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="rig-reader-"))
+    try:
+        measure(export(folder, args.lines)[0], args.repeat)
+    finally:
+        if args.keep is None:   # 760 MB of export: not left behind in /tmp
+            shutil.rmtree(folder, ignore_errors=True)
 
+
+def measure(path: Path, repeat: int) -> None:
     walls: dict[str, list[float]] = {name: [] for name in STEPS}
     answers: dict[str, set] = {name: set() for name in STEPS}
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         for name, step in STEPS.items():
             t = time.perf_counter()
             answers[name].add(step(path))
             walls[name].append(time.perf_counter() - t)
     med = {name: statistics.median(w) for name, w in walls.items()}
     size = path.stat().st_size
-    print(f"export: {size / 1e6:.0f} MB in {BLOCK >> 20} MB blocks, medians of {args.repeat} interleaved rounds")
+    print(f"export: {size / 1e6:.0f} MB in {BLOCK >> 20} MB blocks, medians of {repeat} interleaved rounds")
     print(f"{'step':<32} {'wall s':>7} {'x one thread':>13}")
     for name, wall in med.items():
         print(f"{name:<32} {wall:>7.3f} {wall / med['one thread']:>13.2f}")

@@ -231,11 +231,11 @@ def test_an_exporter_restarted_mid_run_is_found_again_at_its_new_port(coord, tmp
     d = None
     try:
         ctl.acquire("rig-bench")
-        resolved, urls = resolve(lab, list(lab.macs.values()), ctl)
+        resolved = resolve(lab, list(lab.macs.values()), ctl)
         d = RigV1Actuator(resolved.actuators["act-1"], SystemClock()).open()
         assert d.ask("PING").reply.ok
-        old = urls["act-1"]
-        assert ports_used(resolved) == {"act-1": [old]}
+        (old,) = ports_used(resolved)["act-1"]
+        assert old == resolved.actuators["act-1"].port
         exporter.stop()
         # the old port stays taken (bound, not listening: it refuses), so the new ser2net cannot
         # land on it by chance and the move is real

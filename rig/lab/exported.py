@@ -64,17 +64,18 @@ def needs_coordinator(lab, macs) -> str | None:
 
 def resolve(lab, macs, coord):
     """``lab`` with each ``place:`` port of ``macs``' actuators replaced by the URL the
-    coordinator's exporter publishes (the places must be acquired by ``coord`` already), and
-    ``{actuator: url}`` of what was resolved (for ``run.json``)."""
-    found = {}
+    coordinator's exporter publishes (the places must be acquired by ``coord`` already); what
+    was resolved, and where it moved since, is :func:`ports_used` of the result."""
     acts = dict(lab.actuators)
+    changed = False
     for m in macs:
         act = acts.get(m.actuator)
         spec = place_spec(act.port) if act else None
-        if spec and act.name not in found:
-            found[act.name] = coord.serial_url(*spec)
-            acts[act.name] = replace(act, port=found[act.name], locate=Locator(coord, spec, found[act.name]))
-    return (replace(lab, actuators=acts) if found else lab), found
+        if spec:   # once per actuator: a resolved one's port is a URL, no place
+            url = coord.serial_url(*spec)
+            acts[act.name] = replace(act, port=url, locate=Locator(coord, spec, url))
+            changed = True
+    return replace(lab, actuators=acts) if changed else lab
 
 
 class Locator:
@@ -94,14 +95,18 @@ class Locator:
                 self.urls.append(url)
         return url
 
+    def history(self) -> list[str]:
+        """Every URL given so far, the first one first."""
+        with self._lock:
+            return list(self.urls)
+
 
 def ports_used(lab) -> dict[str, list[str]]:
     """``{actuator: [first url, next, …]}``: every port each place-found actuator of ``lab`` was given."""
     out = {}
     for name, act in lab.actuators.items():
         if isinstance(act.locate, Locator):
-            with act.locate._lock:
-                out[name] = list(act.locate.urls)
+            out[name] = act.locate.history()
     return out
 
 

@@ -142,7 +142,7 @@ class Holding:
                 else:
                     self.leases.acquire(item, holder, ttl_s, lab.lease_wait_s, lab.lease_priority)
                 self.taken.append(item)
-            self.lab, self.exported = resolve(lab, macs, self.leases.coord) if lab.coordinator else (lab, {})
+            self.lab = resolve(lab, macs, self.leases.coord) if lab.coordinator else lab
         except BaseException:  # busy, Ctrl-C while waiting, a coordinator gone: give back what we took
             self.release()
             raise

@@ -143,8 +143,7 @@ def drive(lab: Lab, folder: RunFolder, plan: Plan, macs, *, on_cycle: Callable[[
 def _drive_held(held: Holding, folder: RunFolder, plan: Plan, macs, clock, on_cycle, stop, on_step) -> None:
     """The cycles of :func:`drive` while its leases are held."""
     lab = held.lab   # an actuator found through its place now has its exported port's URL
-    if held.exported:
-        folder.update_meta(**merge_ports(folder.meta(), ports_used(lab)))
+    record_ports(folder, lab)
     monitor = SettledMonitor(folder.meta()) if plan.until_settled else None
 
     def cycle_done(rec: dict) -> None:
@@ -171,6 +170,12 @@ def _drive_held(held: Holding, folder: RunFolder, plan: Plan, macs, clock, on_cy
     finally:
         journal.close()
         if writable:
-            ports = ports_used(lab)   # an exporter restarted mid-run published a new port
-            folder.update_meta(finished=utc_seconds(clock.now()),
-                               **(merge_ports(folder.meta(), ports) if ports else {}))
+            record_ports(folder, lab)   # an exporter restarted mid-run published a new port
+            folder.update_meta(finished=utc_seconds(clock.now()))
+
+
+def record_ports(folder: RunFolder, lab: Lab) -> None:
+    """The ports the actuators found through a place were given, into ``run.json`` (nothing for
+    a lab without places)."""
+    if ports := ports_used(lab):
+        folder.update_meta(**merge_ports(folder.meta(), ports))
